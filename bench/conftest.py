@@ -1,0 +1,55 @@
+"""Benchmarks report ratios of a candidate to a reference timed in the same run.
+
+Each benchmark test uses the ``timed`` fixture (pytest-benchmark's ``benchmark``) and the
+summary at the end prints median(candidate) / median(reference) for every pair in
+``RATIOS`` with the target it is held to.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import pytest
+
+MEDIANS: dict[str, float] = {}
+#: (candidate test, reference test, largest acceptable ratio)
+RATIOS = [
+    ("test_fused_levels_and_blend", "test_numpy_levels_and_blend", 0.2),
+    ("test_semantic_save", "test_numpy_pipeline", 0.5),
+]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("MSROI_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+
+
+def kodak_paths() -> list[Path]:
+    paths = sorted((shared_dir() / "data" / "kodak").glob("kodim*.png"))
+    if not paths:
+        pytest.skip(f"Kodak images not found under {shared_dir()} (set MSROI_SHARED)")
+    return paths
+
+
+@pytest.fixture
+def timed(benchmark, request):
+    yield benchmark
+    if benchmark.stats is not None:
+        MEDIANS[request.node.originalname] = benchmark.stats.stats.median
+
+
+def pytest_terminal_summary(terminalreporter):
+    rows = [(c, r, t) for c, r, t in RATIOS if c in MEDIANS and r in MEDIANS]
+    if not rows:
+        return
+    tr = terminalreporter
+    tr.section("ratios (median candidate / median reference, same run)")
+    tr.write_line(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}")
+    for cand, ref, target in rows:
+        ratio = MEDIANS[cand] / MEDIANS[ref]
+        verdict = "meets" if ratio <= target else "MISSES"
+        tr.write_line(
+            f"{cand}: {MEDIANS[cand] * 1e3:.2f} ms / {ref}: {MEDIANS[ref] * 1e3:.2f} ms = {ratio:.3f} "
+            f"({verdict} target <= {target})"
+        )

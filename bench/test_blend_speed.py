@@ -1,0 +1,55 @@
+"""Fused level assignment + blend against numpy (percentile + digitize + np.take).
+
+Both sides get the same full-size float32 map and the same decoded quality layers of a
+Kodak image; only level assignment and pixel selection are timed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import simplejpeg
+from conftest import kodak_paths
+from PIL import Image
+
+from pillow_msroi import _native, levels
+
+
+@pytest.fixture(scope="module")
+def case():
+    rgb = np.asarray(Image.open(kodak_paths()[2]).convert("RGB"))
+    h, w = rgb.shape[:2]
+    small = np.random.default_rng(0).random((h // 32, w // 32), dtype=np.float32)
+    full = _native.upsample_bilinear(small, h, w)
+    layers = [
+        simplejpeg.decode_jpeg(simplejpeg.encode_jpeg(rgb, quality=q, colorsubsampling="420"))
+        for q in range(10, 101, 10)
+    ]
+    return full, layers, np.stack(layers)
+
+
+def numpy_levels_and_blend(full, stack):
+    deciles = np.percentile(full, np.arange(10, 100, 10))
+    index = np.clip(np.digitize(full, deciles) + 1, 1, 9)
+    return np.take_along_axis(stack, index[None, :, :, None], axis=0)[0]
+
+
+def fused_levels_and_blend(full, layers):
+    h, w = full.shape
+    level_map = levels.assign(full, h, w, 3)
+    out = np.empty((h, w, 3), np.uint8)
+    for k in range(1, 10):
+        _native.blend_level(layers[k], level_map, k, out)
+    return out
+
+
+def test_numpy_levels_and_blend(timed, case):
+    full, _, stack = case
+    timed(numpy_levels_and_blend, full, stack)
+
+
+def test_fused_levels_and_blend(timed, case):
+    full, layers, stack = case
+    out = timed(fused_levels_and_blend, full, layers)
+    agree = (out == numpy_levels_and_blend(full, stack)).all(axis=2).mean()
+    assert agree >= 0.99

@@ -1,0 +1,70 @@
+"""End-to-end semantic save with a given map against a plain-numpy restatement.
+
+The restatement: all ten simplejpeg layers encoded and decoded one after another,
+``np.take_along_axis`` with a precomputed level index, and a plain bisection over
+Pillow JPEG encodes for the budget.  Both run over the 24 Kodak images per round.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import simplejpeg
+from conftest import kodak_paths
+from PIL import Image
+
+import pillow_msroi
+
+
+def centred(h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w] + 0.5
+    return np.exp(-(((xx - w / 2) / (w / 5)) ** 2 + ((yy - h / 2) / (h / 5)) ** 2) / 2).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def kodak():
+    cases = []
+    for path in kodak_paths():
+        im = Image.open(path).convert("RGB")
+        small = centred(im.height // 32, im.width // 32)
+        level_map = pillow_msroi.encode_details(im, map=small, quality=50).level_map
+        cases.append((im, np.asarray(im), small, level_map))
+    return cases
+
+
+def pillow_jpeg(im: Image.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def numpy_pipeline(im, rgb, level_map):
+    budget = len(pillow_jpeg(im, 50))
+    stack = np.stack(
+        [simplejpeg.decode_jpeg(simplejpeg.encode_jpeg(rgb, quality=q, colorsubsampling="420")) for q in range(10, 101, 10)]
+    )
+    blended = Image.fromarray(np.take_along_axis(stack, level_map[None, :, :, None].astype(np.intp), axis=0)[0])
+    lo, hi, best = 0, 101, None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        data = pillow_jpeg(blended, mid)
+        if len(data) <= budget:
+            lo, best = mid, data
+        else:
+            hi = mid
+    return best
+
+
+def test_numpy_pipeline(timed, kodak):
+    timed.pedantic(lambda: [numpy_pipeline(im, rgb, lv) for im, rgb, _, lv in kodak], rounds=3, warmup_rounds=1)
+
+
+def test_semantic_save(timed, kodak):
+    def run():
+        for im, _, small, _ in kodak:
+            buf = io.BytesIO()
+            im.save(buf, "JPEG", quality=50, semantic=True, semantic_map=small)
+
+    timed.pedantic(run, rounds=3, warmup_rounds=1)

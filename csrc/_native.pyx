@@ -1,0 +1,280 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Pixel kernels of pillow-msroi: map sampling, level assignment and the streaming blend.
+
+Every kernel validates its arguments while it holds the GIL and runs its loops without it,
+so the layer encoders (simplejpeg, which also releases the GIL) overlap with them.
+"""
+
+import numpy as np
+
+from libc.math cimport INFINITY, floor
+from libc.stdint cimport uint32_t
+from libc.string cimport memcpy
+
+ctypedef unsigned char uint8
+
+
+cdef inline void _source_coord(Py_ssize_t dst, Py_ssize_t n_in, double scale,
+                               Py_ssize_t* lo, Py_ssize_t* hi, double* frac) noexcept nogil:
+    # Pixel centres line up (align_corners=False), as in skimage/OpenCV/PyTorch bilinear.
+    cdef double src = (dst + 0.5) * scale - 0.5
+    if src < 0.0:
+        src = 0.0
+    if src > n_in - 1:
+        src = n_in - 1
+    lo[0] = <Py_ssize_t>floor(src)
+    hi[0] = lo[0] + 1 if lo[0] + 1 < n_in else lo[0]
+    frac[0] = src - lo[0]
+
+
+cdef int _check_grid(Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t height, Py_ssize_t width) except -1:
+    if in_h < 1 or in_w < 1:
+        raise ValueError(f"map must have at least one pixel, got shape ({in_h}, {in_w})")
+    if height < 1 or width < 1:
+        raise ValueError(f"output size must be at least 1x1, got {width}x{height}")
+    return 0
+
+
+def sample_bilinear(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width,
+                    const Py_ssize_t[::1] rows, const Py_ssize_t[::1] cols):
+    """Values of ``src`` stretched bilinearly over a ``height`` x ``width`` grid, read only at
+    the given output ``rows`` and ``cols``; returns float32 (len(rows), len(cols))."""
+    cdef Py_ssize_t in_h = src.shape[0], in_w = src.shape[1]
+    _check_grid(in_h, in_w, height, width)
+    cdef Py_ssize_t n_r = rows.shape[0], n_c = cols.shape[0], i, j
+    for i in range(n_r):
+        if rows[i] < 0 or rows[i] >= height:
+            raise IndexError(f"row {rows[i]} is outside 0..{height - 1}")
+    for j in range(n_c):
+        if cols[j] < 0 or cols[j] >= width:
+            raise IndexError(f"column {cols[j]} is outside 0..{width - 1}")
+    out = np.empty((n_r, n_c), dtype=np.float32)
+    cdef float[:, ::1] dst = out
+    cdef Py_ssize_t[::1] x0 = np.empty(n_c, dtype=np.intp)
+    cdef Py_ssize_t[::1] x1 = np.empty(n_c, dtype=np.intp)
+    cdef double[::1] fx = np.empty(n_c, dtype=np.float64)
+    cdef double sy = <double>in_h / height, sx = <double>in_w / width
+    cdef Py_ssize_t y0, y1
+    cdef double wy, top, bottom
+    with nogil:
+        for j in range(n_c):
+            _source_coord(cols[j], in_w, sx, &x0[j], &x1[j], &fx[j])
+        for i in range(n_r):
+            _source_coord(rows[i], in_h, sy, &y0, &y1, &wy)
+            for j in range(n_c):
+                top = src[y0, x0[j]] + fx[j] * (src[y0, x1[j]] - src[y0, x0[j]])
+                bottom = src[y1, x0[j]] + fx[j] * (src[y1, x1[j]] - src[y1, x0[j]])
+                dst[i, j] = <float>(top + wy * (bottom - top))
+    return out
+
+
+def upsample_bilinear(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width):
+    """Stretch a float32 map bilinearly to ``height`` x ``width`` (pixel centres aligned)."""
+    return sample_bilinear(src, height, width,
+                           np.arange(max(height, 0), dtype=np.intp),
+                           np.arange(max(width, 0), dtype=np.intp))
+
+
+cdef inline Py_ssize_t _count(double v, const double* edges, Py_ssize_t n_edges, bint strict) noexcept nogil:
+    # A rule has at most nine edges: a branch-free count beats a bisection here.
+    cdef Py_ssize_t k = 0, e
+    if strict:
+        for e in range(n_edges):
+            k += edges[e] < v
+    else:
+        for e in range(n_edges):
+            k += edges[e] <= v
+    return k
+
+
+cdef inline uint8 _level(double v, const double* edges, Py_ssize_t n_edges,
+                         const uint8* table, Py_ssize_t n_table,
+                         bint strict, double divisor) noexcept nogil:
+    cdef Py_ssize_t k, e
+    cdef double q
+    if divisor > 0.0:
+        q = floor(v * 10.0 / divisor)
+        if q < 0.0:
+            k = 0
+        elif q > n_table - 1:
+            k = n_table - 1
+        else:
+            k = <Py_ssize_t>q
+        return table[k]
+    return table[_count(v, edges, n_edges, strict)]
+
+
+cdef void _row_pair(const float[:, ::1] src, Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t width,
+                    const Py_ssize_t* x0, const Py_ssize_t* x1, const double* fx,
+                    double* top, double* bottom) noexcept nogil:
+    # Rows of the stretched map between two source rows share these horizontal terms; with
+    # a network map (1/16-1/32 of the image) they are recomputed once every 16-32 rows.
+    cdef Py_ssize_t j
+    for j in range(width):
+        top[j] = src[y0, x0[j]] + fx[j] * (src[y0, x1[j]] - src[y0, x0[j]])
+        bottom[j] = src[y1, x0[j]] + fx[j] * (src[y1, x1[j]] - src[y1, x0[j]])
+
+
+def assign_levels(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width,
+                  const double[::1] edges, const uint8[::1] table,
+                  bint strict=False, double divisor=0.0):
+    """Quality level of every output pixel, straight from the (small) map.
+
+    The map is sampled bilinearly at each pixel and never stored at full size: the level
+    is ``table[count]``, where ``count`` is the number of ``edges`` at or below the value
+    (strictly below when ``strict``), or, when ``divisor > 0``, ``floor(value*10/divisor)``
+    clipped to the table.  Returns uint8 (height, width).
+    """
+    cdef Py_ssize_t in_h = src.shape[0], in_w = src.shape[1], i, j
+    _check_grid(in_h, in_w, height, width)
+    cdef Py_ssize_t n_edges = edges.shape[0], n_table = table.shape[0]
+    if divisor <= 0.0 and n_table != n_edges + 1:
+        raise ValueError(f"table needs {n_edges + 1} entries for {n_edges} edges, got {n_table}")
+    if n_table < 1:
+        raise ValueError("table must not be empty")
+    for i in range(1, n_edges):
+        if not edges[i - 1] <= edges[i]:
+            raise ValueError("edges must be sorted in ascending order")
+    out = np.empty((height, width), dtype=np.uint8)
+    cdef uint8[:, ::1] dst = out
+    cdef Py_ssize_t[::1] x0 = np.empty(width, dtype=np.intp)
+    cdef Py_ssize_t[::1] x1 = np.empty(width, dtype=np.intp)
+    cdef double[::1] fx = np.empty(width, dtype=np.float64)
+    cdef double[::1] top = np.empty(width, dtype=np.float64)
+    cdef double[::1] bottom = np.empty(width, dtype=np.float64)
+    cdef double sy = <double>in_h / height, sx = <double>in_w / width
+    cdef Py_ssize_t y0, y1, prev0 = -1, prev1 = -1
+    cdef double wy, lo = INFINITY, hi = -INFINITY
+    cdef float v
+    cdef uint8 cur = 0
+    cdef Py_ssize_t k
+    cdef const double* e_ptr = &edges[0] if n_edges > 0 else NULL
+    with nogil:
+        for j in range(width):
+            _source_coord(j, in_w, sx, &x0[j], &x1[j], &fx[j])
+        for i in range(height):
+            _source_coord(i, in_h, sy, &y0, &y1, &wy)
+            if y0 != prev0 or y1 != prev1:
+                _row_pair(src, y0, y1, width, &x0[0], &x1[0], &fx[0], &top[0], &bottom[0])
+                prev0 = y0
+                prev1 = y1
+            for j in range(width):
+                # Rounded through float32, like the stretched map itself.
+                v = <float>(top[j] + wy * (bottom[j] - top[j]))
+                # Neighbours mostly share a level: test the last level's interval first.
+                if divisor <= 0.0 and ((lo < v and v <= hi) if strict else (lo <= v and v < hi)):
+                    dst[i, j] = cur
+                    continue
+                cur = _level(v, e_ptr, n_edges, &table[0], n_table, strict, divisor)
+                dst[i, j] = cur
+                if divisor <= 0.0:
+                    k = _count(v, e_ptr, n_edges, strict)
+                    lo = e_ptr[k - 1] if k > 0 else -INFINITY
+                    hi = e_ptr[k] if k < n_edges else INFINITY
+    return out
+
+
+def mean_max(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width):
+    """Exact mean and maximum of ``src`` stretched bilinearly to ``height`` x ``width``,
+    streamed without storing the stretched map."""
+    cdef Py_ssize_t in_h = src.shape[0], in_w = src.shape[1], i, j
+    _check_grid(in_h, in_w, height, width)
+    cdef Py_ssize_t[::1] x0 = np.empty(width, dtype=np.intp)
+    cdef Py_ssize_t[::1] x1 = np.empty(width, dtype=np.intp)
+    cdef double[::1] fx = np.empty(width, dtype=np.float64)
+    cdef double sy = <double>in_h / height, sx = <double>in_w / width
+    cdef double[::1] top = np.empty(width, dtype=np.float64)
+    cdef double[::1] bottom = np.empty(width, dtype=np.float64)
+    cdef Py_ssize_t y0, y1, prev0 = -1, prev1 = -1
+    cdef double wy, row_sum, total = 0.0
+    cdef float v, vmax = -3.4e38
+    with nogil:
+        for j in range(width):
+            _source_coord(j, in_w, sx, &x0[j], &x1[j], &fx[j])
+        for i in range(height):
+            _source_coord(i, in_h, sy, &y0, &y1, &wy)
+            if y0 != prev0 or y1 != prev1:
+                _row_pair(src, y0, y1, width, &x0[0], &x1[0], &fx[0], &top[0], &bottom[0])
+                prev0 = y0
+                prev1 = y1
+            row_sum = 0.0
+            for j in range(width):
+                v = <float>(top[j] + wy * (bottom[j] - top[j]))
+                row_sum += v
+                if v > vmax:
+                    vmax = v
+            total += row_sum
+    return total / (<double>height * width), <double>vmax
+
+
+cdef inline void _copy_px(uint8* dst, const uint8* src, Py_ssize_t c) noexcept nogil:
+    # Fixed-size copies for the usual channel counts; a variable memcpy is a libc call.
+    cdef Py_ssize_t k
+    if c == 4:
+        memcpy(dst, src, 4)
+    elif c == 3:
+        dst[0] = src[0]
+        dst[1] = src[1]
+        dst[2] = src[2]
+    elif c == 1:
+        dst[0] = src[0]
+    else:
+        for k in range(c):
+            dst[k] = src[k]
+
+
+cdef inline bint _has_byte(unsigned long long word, unsigned long long pattern) noexcept nogil:
+    # Whether any byte of ``word`` equals the repeated byte in ``pattern`` (the classic
+    # "has zero byte" bit trick on word ^ pattern).
+    cdef unsigned long long x = word ^ pattern
+    return ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) != 0
+
+
+def blend_level(const uint8[:, :, ::1] layer, const uint8[:, ::1] levels, int level,
+                uint8[:, :, ::1] out):
+    """Copy into ``out`` every pixel of ``layer`` whose entry in ``levels`` equals ``level``.
+
+    ``layer`` may carry more channels than ``out`` (a decoder's RGBX into RGB): the first
+    ``out.shape[2]`` channels are copied.  Returns the number of pixels copied.
+    """
+    cdef Py_ssize_t h = out.shape[0], w = out.shape[1], c = out.shape[2]
+    cdef Py_ssize_t lc = layer.shape[2]
+    if layer.shape[0] != h or layer.shape[1] != w:
+        raise ValueError(f"layer is {layer.shape[1]}x{layer.shape[0]}, output is {w}x{h}")
+    if levels.shape[0] != h or levels.shape[1] != w:
+        raise ValueError(f"levels are {levels.shape[1]}x{levels.shape[0]}, output is {w}x{h}")
+    if lc < c:
+        raise ValueError(f"layer has {lc} channels, output needs {c}")
+    if level < 0 or level > 255:
+        raise ValueError(f"level must be in 0..255, got {level}")
+    cdef uint8 lv = <uint8>level
+    cdef unsigned long long pattern = 0x0101010101010101ULL * lv
+    cdef unsigned long long word
+    cdef Py_ssize_t i, j, jj, copied = 0
+    cdef const uint8* row
+    with nogil:
+        for i in range(h):
+            row = &levels[i, 0]
+            j = 0
+            while j < w:
+                # Smooth maps give long runs of one level: skip or copy eight pixels at once.
+                if j + 8 <= w:
+                    memcpy(&word, row + j, 8)
+                    if not _has_byte(word, pattern):
+                        j += 8
+                        continue
+                    if word == pattern and c == lc:
+                        memcpy(&out[i, j, 0], &layer[i, j, 0], 8 * c)
+                        copied += 8
+                        j += 8
+                        continue
+                    jj = j + 8
+                else:
+                    jj = w
+                while j < jj:
+                    if row[j] == lv:
+                        _copy_px(&out[i, j, 0], &layer[i, j, 0], c)
+                        copied += 1
+                    j += 1
+    return copied

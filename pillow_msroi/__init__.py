@@ -1,0 +1,23 @@
+"""pillow-msroi: content-aware JPEG for Pillow.
+
+``import pillow_msroi`` registers the save hook, so ``img.save("x.jpg", semantic=True)``
+spends the bytes where the region-of-interest map is high and still writes one standard
+baseline JPEG.  ``encode()`` does the same for bytes.
+"""
+
+__version__ = "0.1.0"
+
+from .api import Encoded, encode, encode_details
+from .plugin import is_registered, register, unregister
+
+__all__ = ["Encoded", "__version__", "encode", "encode_details", "is_registered", "register", "roi_map", "unregister"]
+
+
+def roi_map(image, **kwargs):
+    """Region-of-interest map of ``image`` from the MSROI network: float32 (H, W) in [0, 1]."""
+    from .roi import roi_map as _roi_map
+
+    return _roi_map(image, **kwargs)
+
+
+register()

@@ -1,0 +1,175 @@
+"""``encode()``: validate options -> map -> levels -> blend -> budgeted final encode."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image, JpegImagePlugin
+
+from . import blend, budget, levels, maps, writer
+from .options import (
+    DEFAULT_METHOD,
+    DEFAULT_QUALITY,
+    DEFAULT_RULE,
+    DEFAULT_SLACK,
+    JPEG_OPTIONS,
+    SemanticOptions,
+    check_jpeg_options,
+    check_method,
+    check_quality,
+    check_rule,
+    check_slack,
+)
+
+_SUBSAMPLING_NAMES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2, "4:1:1": 2}
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A semantic JPEG and how it was made."""
+
+    data: bytes
+    #: Quality of the final encode; None when nothing fit and ``data`` is the plain JPEG.
+    quality: int | None
+    #: Largest allowed size: plain JPEG at the caller's quality times (1 + slack).
+    budget: int
+    #: Size of that plain JPEG.
+    plain_bytes: int
+    #: uint8 (height, width) level of every pixel, 1..9 = JPEG layer Q20..Q100.
+    level_map: np.ndarray
+    #: Qualities of the layers that were encoded and blended.
+    layers: tuple[int, ...]
+    #: Final-quality encodes the budget search needed (at most 8).
+    encodes: int
+    rule: int
+    method: str
+
+    @property
+    def fallback(self) -> bool:
+        """True when even quality 1 exceeded the budget and the plain JPEG was returned."""
+        return self.quality is None
+
+
+def encode(
+    image: Image.Image,
+    *,
+    quality: int = DEFAULT_QUALITY,
+    map: Any = None,
+    rule: int = DEFAULT_RULE,
+    slack: float = DEFAULT_SLACK,
+    method: str = DEFAULT_METHOD,
+    **jpeg_options: Any,
+) -> bytes:
+    """Semantic JPEG of ``image`` as bytes, never larger than plain JPEG at ``quality``
+    times ``1 + slack``.
+
+    ``map`` is a 2-D array or a mode L/F image of any size whose larger values mark the
+    regions that deserve the bytes; without it the MSROI network makes one.  ``rule``
+    picks one of the paper's six selection rules.  Other keywords are Pillow's JPEG save
+    options (subsampling, optimize, progressive, exif, icc_profile, dpi, comment,
+    restart_marker_blocks, restart_marker_rows, ...) and apply to the plain reference and
+    the final file alike.
+    """
+    return encode_details(
+        image, quality=quality, map=map, rule=rule, slack=slack, method=method, **jpeg_options
+    ).data
+
+
+def encode_details(
+    image: Image.Image,
+    *,
+    quality: int = DEFAULT_QUALITY,
+    map: Any = None,
+    rule: int = DEFAULT_RULE,
+    slack: float = DEFAULT_SLACK,
+    method: str = DEFAULT_METHOD,
+    **jpeg_options: Any,
+) -> Encoded:
+    """Like :func:`encode`, returning the file with its final quality, budget and level map."""
+    unknown = sorted(set(jpeg_options) - JPEG_OPTIONS - {"qtables"})
+    if unknown:
+        msg = f"encode() got an unexpected keyword argument {unknown[0]!r}"
+        raise TypeError(msg)
+    options = SemanticOptions(
+        quality=check_quality(quality),
+        rule=check_rule(rule, "rule"),
+        slack=check_slack(slack, "slack"),
+        method=check_method(method, "method"),
+    )
+    return encode_image(image, options, map, check_jpeg_options(dict(jpeg_options)))
+
+
+def _resolve_subsampling(im: Image.Image, jpeg: dict[str, Any]) -> int:
+    """Pillow's subsampling option as 0/1/2 or -1 (libjpeg default), 'keep' resolved."""
+    value = jpeg.get("subsampling", -1)
+    if value == "keep":
+        if im.format != "JPEG":
+            msg = "Cannot use 'keep' when original image is not a JPEG"
+            raise ValueError(msg)
+        value = JpegImagePlugin.get_sampling(im)
+    return _SUBSAMPLING_NAMES.get(value, value)
+
+
+def _check_image(image: Any) -> None:
+    if not isinstance(image, Image.Image):
+        msg = f"image must be a PIL.Image.Image, got {type(image).__name__}; open files with PIL.Image.open"
+        raise TypeError(msg)
+    writer.check_mode(image)
+    w, h = image.size
+    if w < 1 or h < 1:
+        msg = f"cannot write an empty image ({w}x{h}) as JPEG"
+        raise ValueError(msg)
+    if w > 65535 or h > 65535:
+        msg = f"image is {w}x{h}; JPEG is limited to 65535 pixels per side"
+        raise ValueError(msg)
+
+
+def _network_map(im: Image.Image) -> np.ndarray:
+    try:
+        from . import roi
+    except ImportError as exc:  # the network module or onnxruntime is not available
+        msg = (
+            "semantic encoding without a map needs the MSROI network, which is not available "
+            f"({exc}); pass a map (semantic_map= / map= / --map) or install onnxruntime"
+        )
+        raise OSError(msg) from exc
+    return roi.roi_map(im)
+
+
+def encode_image(
+    im: Image.Image, options: SemanticOptions, map_: Any, jpeg: dict[str, Any]
+) -> Encoded:
+    """The pipeline for already validated options (shared by ``encode`` and the save hook)."""
+    _check_image(im)
+    w, h = im.size
+    subsampling = _resolve_subsampling(im, jpeg)
+    jpeg = {**jpeg, "subsampling": subsampling}
+    source = writer.view(im)
+    small = maps.prepare(_network_map(im) if map_ is None else map_, w, h)
+    level_map = levels.assign(small, h, w, options.rule)
+
+    plain = writer.write(source, {**jpeg, "quality": options.quality})
+    limit = math.floor(len(plain) * (1.0 + options.slack))
+
+    px = blend.pixels_of(source)
+    blended, layers = blend.blend(px, level_map, subsampling)
+    final = blend.to_image(px, blended)
+    final.info = dict(source.info)
+    fit = budget.highest_quality_within(
+        lambda q: writer.write(final, {**jpeg, "quality": q}), limit, guess=options.quality
+    )
+    data = fit.data if fit.data is not None else plain
+    return Encoded(
+        data=data,
+        quality=fit.quality,
+        budget=limit,
+        plain_bytes=len(plain),
+        level_map=level_map,
+        layers=layers,
+        encodes=fit.encodes,
+        rule=options.rule,
+        method=options.method,
+    )

@@ -1,0 +1,177 @@
+"""``msroi``: compress images semantically from the shell.
+
+Outputs are written atomically (temporary file in the target folder, then rename), so an
+error or Ctrl-C never leaves a half file, and an input is never overwritten without
+``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from . import __version__
+from .api import encode_details
+from .maps import as_map_array
+from .options import DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
+
+
+class CliError(Exception):
+    """A problem with one input or output, reported and skipped."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="msroi", description="Content-aware JPEG for Pillow.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compress", help="encode images as semantic JPEGs")
+    c.add_argument("inputs", nargs="+", metavar="IN", help="images Pillow can open")
+    dest = c.add_mutually_exclusive_group(required=True)
+    dest.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
+    dest.add_argument("--out-dir", metavar="DIR", help="folder for the outputs, named IN's stem + .jpg")
+    c.add_argument("--quality", type=int, default=DEFAULT_QUALITY, help="quality of the plain JPEG that sets the byte budget (default %(default)s)")
+    c.add_argument("--rule", type=int, default=DEFAULT_RULE, choices=range(1, 7), help="selection rule 1..6 (default %(default)s)")
+    c.add_argument("--slack", type=float, default=DEFAULT_SLACK, help="extra bytes allowed over plain JPEG, as a fraction (default %(default)s)")
+    c.add_argument("--method", default=METHODS[0], choices=METHODS, help="encoding method (default %(default)s)")
+    c.add_argument("--map", metavar="MAP", help="region-of-interest map image (one input only); default: the MSROI network")
+    c.add_argument("--subsampling", choices=("4:4:4", "4:2:2", "4:2:0"), help="chroma subsampling (default: Pillow's)")
+    c.add_argument("--optimize", action="store_true", help="optimized Huffman tables")
+    c.add_argument("--progressive", action="store_true", help="progressive JPEG")
+    c.add_argument("--force", action="store_true", help="allow overwriting an input file")
+    return parser
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _jpeg_ready(im: Image.Image) -> Image.Image:
+    """Images JPEG cannot hold as they are (alpha, palette, 16-bit) become RGB or L."""
+    if im.mode in ("1", "L", "RGB", "CMYK", "YCbCr"):
+        return im
+    if im.mode in ("I", "I;16", "I;16L", "I;16B", "F"):
+        return im.convert("L")
+    if "A" in im.getbands() or im.mode == "P" and "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("L" if im.mode == "LA" else "RGB")
+    return im.convert("RGB")
+
+
+def _targets(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    inputs = [Path(p) for p in args.inputs]
+    if args.output is not None:
+        if len(inputs) != 1:
+            raise CliError("-o/--output takes one input; use --out-dir for several")
+        pairs = [(inputs[0], Path(args.output))]
+    else:
+        out_dir = Path(args.out_dir)
+        if not out_dir.is_dir():
+            raise CliError(f"--out-dir {out_dir} is not a folder; create it first")
+        pairs = [(p, out_dir / f"{p.stem}.jpg") for p in inputs]
+        names = [o for _, o in pairs]
+        if len(set(names)) != len(names):
+            raise CliError("two inputs would be written to the same output name; use separate runs")
+    if args.map is not None and len(inputs) != 1:
+        raise CliError("--map belongs to one image; pass one input with it")
+    resolved = {p.resolve() for p in inputs}
+    for _, out in pairs:
+        if out.resolve() in resolved and not args.force:
+            raise CliError(f"{out} is an input; refusing to overwrite it (pass --force)")
+    return pairs
+
+
+def _compress_one(src: Path, out: Path, args: argparse.Namespace, map_) -> str:
+    try:
+        with Image.open(src) as opened:
+            opened.load()
+            im = _jpeg_ready(opened)
+            info = dict(opened.info)
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise CliError(f"{src}: cannot read as an image ({exc})") from exc
+    jpeg = {k: info[k] for k in ("exif", "icc_profile", "dpi") if info.get(k)}
+    if args.subsampling:
+        jpeg["subsampling"] = args.subsampling
+    if args.optimize:
+        jpeg["optimize"] = True
+    if args.progressive:
+        jpeg["progressive"] = True
+    try:
+        result = encode_details(
+            im, quality=args.quality, map=map_, rule=args.rule, slack=args.slack, method=args.method, **jpeg
+        )
+    except (ValueError, TypeError, OSError) as exc:
+        raise CliError(f"{src}: {exc}") from exc
+    try:
+        write_atomic(out, result.data)
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write ({exc.strerror or exc})") from exc
+    size = len(result.data)
+    change = 100.0 * (size - result.plain_bytes) / result.plain_bytes
+    final = f"q{result.quality}" if result.quality is not None else "plain (nothing smaller fit)"
+    return f"{src} -> {out}: {size:,} bytes, plain JPEG q{args.quality} {result.plain_bytes:,} ({change:+.1f} %), final {final}"
+
+
+def _compress(args: argparse.Namespace) -> int:
+    pairs = _targets(args)
+    map_ = None
+    if args.map is not None:
+        try:
+            with Image.open(args.map) as m:
+                map_ = as_map_array(m.convert("L") if m.mode not in ("L", "F", "I", "I;16") else m, "--map")
+        except OSError as exc:
+            raise CliError(f"--map {args.map}: cannot read as an image ({exc})") from exc
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+    failed = 0
+    for src, out in pairs:
+        try:
+            print(_compress_one(src, out, args, map_), flush=True)
+        except CliError as exc:
+            print(f"msroi: error: {exc}", file=sys.stderr, flush=True)
+            failed += 1
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "compress":
+            return _compress(args)
+    except CliError as exc:
+        print(f"msroi: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("msroi: interrupted; no partial output was left", file=sys.stderr)
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Every ``semantic_*`` keyword in one place: names, defaults and validation.
+
+Pillow passes unknown save keywords through silently, so a misspelt option would quietly
+give a plain JPEG; here every name is checked and every value validated before any work.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+#: Methods that turn an image and a map into one JPEG.
+METHODS = ("blend",)
+#: The paper's selection rules (rule 3, deciles, is its default).
+RULES = (1, 2, 3, 4, 5, 6)
+
+DEFAULT_QUALITY = 75  # Pillow's own default JPEG quality
+DEFAULT_RULE = 3
+DEFAULT_SLACK = 0.0
+DEFAULT_METHOD = "blend"
+MAX_SLACK = 10.0
+
+#: JPEG options that Pillow's JPEG writer understands and that ``encode()`` passes through.
+JPEG_OPTIONS = frozenset(
+    {
+        "subsampling",
+        "optimize",
+        "progressive",
+        "progression",
+        "exif",
+        "icc_profile",
+        "dpi",
+        "comment",
+        "restart_marker_blocks",
+        "restart_marker_rows",
+        "smooth",
+        "keep_rgb",
+        "xmp",
+        "streamtype",
+        "extra",
+    }
+)
+
+#: The save keywords this package adds to Pillow.
+SEMANTIC_KEYWORDS = (
+    "semantic",
+    "semantic_map",
+    "semantic_rule",
+    "semantic_slack",
+    "semantic_method",
+)
+
+
+@dataclass(frozen=True)
+class SemanticOptions:
+    """Validated options of one semantic encode."""
+
+    quality: int = DEFAULT_QUALITY
+    rule: int = DEFAULT_RULE
+    slack: float = DEFAULT_SLACK
+    method: str = DEFAULT_METHOD
+
+
+def check_quality(quality: Any, name: str = "quality") -> int:
+    if quality == "keep":
+        msg = (
+            f"{name}='keep' cannot be used with semantic encoding: the semantic file is "
+            "re-quantized by design; pass an integer quality 1..100"
+        )
+        raise ValueError(msg)
+    if isinstance(quality, str):
+        msg = f"{name}={quality!r}: quality presets are not supported with semantic encoding; pass an integer 1..100"
+        raise ValueError(msg)
+    if isinstance(quality, bool) or not isinstance(quality, numbers.Integral):
+        msg = f"{name} must be an integer 1..100, got {type(quality).__name__}"
+        raise TypeError(msg)
+    if not 1 <= quality <= 100:
+        msg = f"{name} must be in 1..100, got {quality}"
+        raise ValueError(msg)
+    return int(quality)
+
+
+def check_rule(rule: Any, name: str = "semantic_rule") -> int:
+    if isinstance(rule, bool) or not isinstance(rule, numbers.Integral):
+        msg = f"{name} must be an integer 1..6, got {type(rule).__name__}"
+        raise TypeError(msg)
+    if rule not in RULES:
+        msg = f"{name} must be one of 1..6 (the paper's selection rules), got {rule}"
+        raise ValueError(msg)
+    return int(rule)
+
+
+def check_slack(slack: Any, name: str = "semantic_slack") -> float:
+    if isinstance(slack, bool) or not isinstance(slack, numbers.Real):
+        msg = f"{name} must be a number (0.01 allows 1 % more bytes than plain JPEG), got {type(slack).__name__}"
+        raise TypeError(msg)
+    value = float(slack)
+    if not math.isfinite(value) or not 0.0 <= value <= MAX_SLACK:
+        msg = f"{name} must be between 0 and {MAX_SLACK:g} (a fraction of the plain JPEG size), got {slack!r}"
+        raise ValueError(msg)
+    return value
+
+
+def check_method(method: Any, name: str = "semantic_method") -> str:
+    if not isinstance(method, str):
+        msg = f"{name} must be a string, one of {', '.join(METHODS)}; got {type(method).__name__}"
+        raise TypeError(msg)
+    if method not in METHODS:
+        msg = f"{name} must be one of {', '.join(repr(m) for m in METHODS)}, got {method!r}"
+        raise ValueError(msg)
+    return method
+
+
+def check_jpeg_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Reject options that cannot work on a re-quantized image; resolve nothing else."""
+    if options.get("qtables") is not None:
+        msg = "qtables cannot be combined with semantic encoding, which chooses the quality itself; drop qtables"
+        raise ValueError(msg)
+    subsampling = options.get("subsampling", -1)
+    if isinstance(subsampling, str) and subsampling not in ("4:4:4", "4:2:2", "4:2:0", "4:1:1", "keep"):
+        msg = f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0' or 'keep', got {subsampling!r}"
+        raise ValueError(msg)
+    if not isinstance(subsampling, str) and subsampling not in (-1, 0, 1, 2):
+        msg = f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0' or 'keep', got {subsampling!r}"
+        raise ValueError(msg)
+    return options
+
+
+def _check_names(info: dict[str, Any]) -> None:
+    unknown = sorted(k for k in info if k.startswith("semantic_") and k not in SEMANTIC_KEYWORDS)
+    if unknown:
+        msg = (
+            f"unknown keyword {unknown[0]!r} for semantic JPEG saving; "
+            f"valid keywords are {', '.join(SEMANTIC_KEYWORDS)}"
+        )
+        raise TypeError(msg)
+
+
+def from_encoderinfo(info: dict[str, Any]) -> tuple[SemanticOptions, Any, dict[str, Any]]:
+    """Split Pillow's ``encoderinfo`` into semantic options, the map and plain JPEG options."""
+    _check_names(info)
+    options = SemanticOptions(
+        quality=check_quality(info.get("quality", DEFAULT_QUALITY)),
+        rule=check_rule(info.get("semantic_rule", DEFAULT_RULE)),
+        slack=check_slack(info.get("semantic_slack", DEFAULT_SLACK)),
+        method=check_method(info.get("semantic_method", DEFAULT_METHOD)),
+    )
+    jpeg = {k: v for k, v in info.items() if k not in SEMANTIC_KEYWORDS and k != "quality"}
+    return options, info.get("semantic_map"), check_jpeg_options(jpeg)
+
+
+def semantic_requested(info: dict[str, Any]) -> bool:
+    """Whether a save asks for semantic encoding; ``semantic_*`` options alone are an error."""
+    _check_names(info)
+    flag = info.get("semantic", False)
+    if flag is None:
+        flag = False
+    if not isinstance(flag, bool):
+        msg = f"semantic must be True or False, got {type(flag).__name__}"
+        raise TypeError(msg)
+    if not flag:
+        stray = sorted(k for k in info if k.startswith("semantic_"))
+        if stray:
+            msg = f"{stray[0]} has no effect without semantic=True; pass semantic=True to encode semantically"
+            raise ValueError(msg)
+    return flag

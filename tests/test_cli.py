@@ -1,0 +1,112 @@
+"""The msroi command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from imaging import centred_map, synthetic_rgb
+from PIL import Image
+
+import pillow_msroi
+from pillow_msroi import cli
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"img{i}.png"
+        synthetic_rgb(96, 64, seed=i).save(p)
+        paths.append(p)
+    m = tmp_path / "map.png"
+    Image.fromarray((centred_map(24, 16) * 255).astype(np.uint8)).save(m)
+    return paths, m
+
+
+def test_compress_one_file(inputs, tmp_path, capsys):
+    (src, _), m = inputs
+    out = tmp_path / "out.jpg"
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m), "--quality", "60"]) == 0
+    with Image.open(out) as im:
+        assert im.format == "JPEG" and im.size == (96, 64)
+    line = capsys.readouterr().out
+    assert f"{out.stat().st_size:,} bytes" in line and "plain JPEG q60" in line
+    with Image.open(src) as im:
+        expected = pillow_msroi.encode(im.convert("RGB"), quality=60, map=np.asarray(Image.open(m), float))
+    assert out.read_bytes() == expected
+
+
+def test_out_dir_and_options(inputs, tmp_path):
+    paths, _ = inputs
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    # Without --map the network is needed; a missing model must fail loudly, not silently.
+    code = cli.main(["compress", *map(str, paths), "--out-dir", str(out_dir), "--progressive"])
+    if code == 0:
+        for p in paths:
+            with Image.open(out_dir / f"{p.stem}.jpg") as im:
+                assert im.info.get("progressive") == 1
+    else:
+        assert not list(out_dir.iterdir())
+
+
+def test_never_overwrites_an_input_without_force(inputs, tmp_path, capsys):
+    (src, _), m = inputs
+    jpg = tmp_path / "in.jpg"
+    synthetic_rgb(40, 30).save(jpg)
+    before = jpg.read_bytes()
+    assert cli.main(["compress", str(jpg), "-o", str(jpg), "--map", str(m)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert jpg.read_bytes() == before
+    assert cli.main(["compress", str(jpg), "-o", str(jpg), "--map", str(m), "--force"]) == 0
+    assert jpg.read_bytes() != before
+
+
+def test_errors_leave_no_partial_output(inputs, tmp_path, capsys):
+    (src, _), m = inputs
+    bad = tmp_path / "not_an_image.png"
+    bad.write_bytes(b"hello")
+    out = tmp_path / "o.jpg"
+    assert cli.main(["compress", str(bad), "-o", str(out), "--map", str(m)]) == 1
+    assert "cannot read as an image" in capsys.readouterr().err
+    assert not out.exists()
+    assert cli.main(["compress", str(src), "-o", str(tmp_path / "missing" / "o.jpg"), "--map", str(m)]) == 1
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m), "--quality", "0"]) == 1
+    assert "quality must be in 1..100" in capsys.readouterr().err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_interrupt_removes_the_temporary_file(inputs, tmp_path, monkeypatch):
+    (src, _), m = inputs
+    out = tmp_path / "o.jpg"
+
+    def interrupted_fsync(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.os, "fsync", interrupted_fsync)
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m)]) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img0.png", "img1.png", "map.png"]
+
+
+def test_argument_errors(inputs, tmp_path, capsys):
+    paths, m = inputs
+    assert cli.main(["compress", *map(str, paths), "-o", str(tmp_path / "x.jpg")]) == 2
+    assert "one input" in capsys.readouterr().err
+    assert cli.main(["compress", *map(str, paths), "--out-dir", str(tmp_path / "nope")]) == 2
+    assert cli.main(["compress", *map(str, paths), "--out-dir", str(tmp_path), "--map", str(m)]) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["compress", str(paths[0]), "-o", "x.jpg", "--rule", "7"])
+
+
+def test_version_and_entry_point(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pillow_msroi", "--version"], capture_output=True, text=True, check=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(pillow_msroi.__file__).parent.parent)},
+    )
+    assert done.stdout.strip() == f"msroi {pillow_msroi.__version__}"
