@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +114,10 @@ def _resolve_subsampling(im: Image.Image, jpeg: dict[str, Any]) -> int:
     return _SUBSAMPLING_NAMES.get(value, value)
 
 
+#: libjpeg's limit on each side (JPEG_MAX_DIMENSION); Pillow reports it only as a broken stream.
+MAX_SIDE = 65500
+
+
 def _check_image(image: Any) -> None:
     if not isinstance(image, Image.Image):
         msg = f"image must be a PIL.Image.Image, got {type(image).__name__}; open files with PIL.Image.open"
@@ -120,11 +125,11 @@ def _check_image(image: Any) -> None:
     writer.check_mode(image)
     w, h = image.size
     if w < 1 or h < 1:
-        msg = f"cannot write an empty image ({w}x{h}) as JPEG"
+        msg = f"cannot write empty image ({w}x{h})"
         raise ValueError(msg)
-    if w > 65535 or h > 65535:
-        msg = f"image is {w}x{h}; JPEG is limited to 65535 pixels per side"
-        raise ValueError(msg)
+    if w > MAX_SIDE or h > MAX_SIDE:
+        msg = f"cannot write a {w}x{h} image as JPEG: libjpeg allows at most {MAX_SIDE} pixels per side; resize or tile it"
+        raise OSError(msg)
 
 
 def _network_map(im: Image.Image) -> np.ndarray:
@@ -151,12 +156,13 @@ def encode_image(
     small = maps.prepare(_network_map(im) if map_ is None else map_, w, h)
     level_map = levels.assign(small, h, w, options.rule)
 
-    plain = writer.write(source, {**jpeg, "quality": options.quality})
+    with ThreadPoolExecutor(max_workers=blend.workers(), thread_name_prefix="msroi") as pool:
+        # The plain reference encodes while the layers are being made.
+        plain_job = pool.submit(writer.write, source, {**jpeg, "quality": options.quality})
+        blended, layers = blend.blend(source, level_map, subsampling, pool)
+        plain = plain_job.result()
     limit = math.floor(len(plain) * (1.0 + options.slack))
-
-    px = blend.pixels_of(source)
-    blended, layers = blend.blend(px, level_map, subsampling)
-    final = blend.to_image(px, blended)
+    final = blend.to_image(blend.layout_of(im.mode), blended)
     final.info = dict(source.info)
     fit = budget.highest_quality_within(
         lambda q: writer.write(final, {**jpeg, "quality": q}), limit, guess=options.quality

@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--optimize", action="store_true", help="optimized Huffman tables")
     c.add_argument("--progressive", action="store_true", help="progressive JPEG")
     c.add_argument("--force", action="store_true", help="allow overwriting an input file")
+    c.add_argument(
+        "--max-pixels", type=int, metavar="N",
+        help=f"largest input accepted, in pixels (default: Pillow's decompression-bomb limit, {Image.MAX_IMAGE_PIXELS:,})",
+    )
     return parser
 
 
@@ -107,14 +111,33 @@ def _targets(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _compress_one(src: Path, out: Path, args: argparse.Namespace, map_) -> str:
+def _open(src: Path, max_pixels: int | None) -> tuple[Image.Image, dict]:
+    """Read an input fully; images above the decompression-bomb limit are refused.
+
+    Pillow itself only warns between its limit and twice that; the CLI refuses all of it
+    unless the user raises the limit, and checks the size before any pixel is decoded.
+    """
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         with Image.open(src) as opened:
+            pixels = opened.width * opened.height
+            if limit is not None and pixels > limit:
+                msg = (
+                    f"{src}: {opened.width}x{opened.height} is {pixels:,} pixels, more than the limit of "
+                    f"{limit:,} (Pillow's decompression-bomb guard); pass --max-pixels to allow it"
+                )
+                raise CliError(msg)
             opened.load()
-            im = _jpeg_ready(opened)
-            info = dict(opened.info)
-    except (OSError, Image.DecompressionBombError) as exc:
+            return _jpeg_ready(opened), dict(opened.info)
+    except (OSError, SyntaxError, ValueError) as exc:
         raise CliError(f"{src}: cannot read as an image ({exc})") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _compress_one(src: Path, out: Path, args: argparse.Namespace, map_) -> str:
+    im, info = _open(src, args.max_pixels)
     jpeg = {k: info[k] for k in ("exif", "icc_profile", "dpi") if info.get(k)}
     if args.subsampling:
         jpeg["subsampling"] = args.subsampling

@@ -110,3 +110,54 @@ def test_version_and_entry_point(tmp_path):
         env={**os.environ, "PYTHONPATH": str(Path(pillow_msroi.__file__).parent.parent)},
     )
     assert done.stdout.strip() == f"msroi {pillow_msroi.__version__}"
+
+
+def test_full_disk_leaves_no_file_and_keeps_an_old_output(inputs, tmp_path, monkeypatch, capsys):
+    (src, _), m = inputs
+    out = tmp_path / "o.jpg"
+    out.write_bytes(b"previous result")
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli.os, "fsync", no_space)
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m)]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == b"previous result"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_unwritable_output_folder(inputs, tmp_path, capsys):
+    (src, _), m = inputs
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code = cli.main(["compress", str(src), "--out-dir", str(locked), "--map", str(m)])
+        if os.geteuid() != 0:  # root writes anywhere
+            assert code == 1 and "cannot write" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_decompression_bomb_limit(inputs, tmp_path, monkeypatch, capsys):
+    (src, _), m = inputs  # 96x64 = 6,144 pixels
+    out = tmp_path / "o.jpg"
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m)]) == 1
+    err = capsys.readouterr().err
+    assert "more than the limit of 5,000" in err and "--max-pixels" in err
+    assert not out.exists()
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m), "--max-pixels", "7000"]) == 0
+    assert out.exists() and Image.MAX_IMAGE_PIXELS == 5000
+
+
+def test_alpha_and_palette_inputs_are_flattened(tmp_path):
+    src = tmp_path / "a.png"
+    Image.new("RGBA", (20, 10), (255, 0, 0, 0)).save(src)
+    out = tmp_path / "a.jpg"
+    m = tmp_path / "m.png"
+    Image.new("L", (4, 4), 128).save(m)
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m)]) == 0
+    with Image.open(out) as im:
+        assert im.mode == "RGB" and min(im.getpixel((5, 5))) > 240  # transparent -> white

@@ -216,7 +216,7 @@ def test_bad_options(photo, photo_map, kwargs, error, match):
 def test_bad_images(photo_map):
     with pytest.raises(TypeError, match="must be a PIL.Image.Image"):
         encode(np.zeros((4, 4, 3), np.uint8), map=photo_map)
-    with pytest.raises(ValueError, match="empty image"):
+    with pytest.raises(ValueError, match="cannot write empty image"):
         encode(Image.new("RGB", (0, 5)), map=photo_map)
 
 

@@ -1,0 +1,195 @@
+"""Every call ends in a valid JPEG or a clear Pillow-style exception; nothing is lost."""
+
+from __future__ import annotations
+
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from imaging import centred_map, markers, synthetic_rgb
+from PIL import Image, ImageCms
+
+import pillow_msroi
+from pillow_msroi import _native, blend, encode, encode_details, levels
+
+
+def outcome(fn):
+    try:
+        return "ok", fn()
+    except Exception as exc:  # the comparison is the point
+        return type(exc), str(exc)
+
+
+def plain_save(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    pillow_msroi.unregister()
+    try:
+        im.save(buf, "JPEG")
+    finally:
+        pillow_msroi.register()
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode", Image.MODES)
+def test_every_mode_behaves_like_plain_jpeg(mode):
+    im = Image.new(mode, (24, 16))
+    plain_kind, plain_value = outcome(lambda: plain_save(im))
+    sem_kind, sem_value = outcome(lambda: encode(im, map=np.ones((2, 2))))
+    assert sem_kind == plain_kind
+    if plain_kind == "ok":
+        with Image.open(io.BytesIO(sem_value)) as a, Image.open(io.BytesIO(plain_value)) as b:
+            assert (a.mode, a.size) == (b.mode, b.size)
+    else:
+        assert sem_value == plain_value
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 2), (2, 1), (7, 9), (8, 8), (15, 17), (16, 16), (65500, 1), (1, 65500), (3, 20000)])
+def test_extreme_sizes(size):
+    im = Image.new("RGB", size, (90, 120, 200))
+    data = encode(im, map=np.arange(12.0).reshape(3, 4))
+    with Image.open(io.BytesIO(data)) as out:
+        assert out.size == size
+        out.load()
+
+
+@pytest.mark.parametrize("size", [(65501, 1), (1, 65501)])
+def test_too_large_for_jpeg(size):
+    with pytest.raises(OSError, match="at most 65500 pixels per side"):
+        encode(Image.new("L", size), map=np.ones((1, 1)))
+
+
+@pytest.mark.parametrize(
+    "map_",
+    [
+        np.ones((3, 3), bool),
+        np.arange(12, dtype=np.uint16).reshape(3, 4),
+        np.arange(12, dtype=np.int64).reshape(4, 3) - 6,
+        np.linspace(0, 1, 20, dtype=np.float16).reshape(4, 5),
+        np.array([[1, 2], [3, 4]], dtype=object),
+        [[0.5]],
+        np.full((5, 5), -3.0),
+    ],
+    ids=["bool", "uint16", "int64-negative", "float16", "object", "nested-list", "constant"],
+)
+def test_maps_of_any_numeric_kind(photo, map_):
+    data = encode(photo, map=map_)
+    assert len(data) <= len(plain_save(photo))
+
+
+def test_non_numeric_map(photo):
+    with pytest.raises(ValueError, match="must hold numbers"):
+        encode(photo, map=np.array([[object(), object()]]))
+    with pytest.raises(ValueError, match="must hold numbers"):
+        encode(photo, map=[["a", "b"], ["c", "d"]])
+
+
+def test_metadata_survives_exactly(photo, photo_map):
+    exif = Image.Exif()
+    exif[0x010F] = "maker"
+    exif[0x0110] = "model"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", semantic=True, semantic_map=photo_map, exif=exif, icc_profile=icc, dpi=(240, 240),
+               comment="caf\u00e9")
+    with Image.open(io.BytesIO(buf.getvalue())) as out:
+        assert out.info["exif"] == exif.tobytes()
+        assert out.info["icc_profile"] == icc
+        assert out.info["dpi"] == (240, 240)
+        assert out.info["comment"] == "caf\u00e9".encode()
+
+
+def test_threads_give_the_serial_bytes():
+    images = [synthetic_rgb(120, 90, seed=s) for s in range(4)]
+    maps = [centred_map(12, 9) * (s + 1) for s in range(4)]
+    serial = [encode(im, map=m, rule=1 + s) for s, (im, m) in enumerate(zip(images, maps))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            futures = [pool.submit(encode, im, map=m, rule=1 + s) for s, (im, m) in enumerate(zip(images, maps))]
+            assert [f.result() for f in futures] == serial
+    # The same image object saved from several threads at once.
+    shared = images[0]
+    barrier = threading.Barrier(4)
+
+    def run():
+        barrier.wait()
+        return encode(shared, map=maps[0], rule=1)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert {f.result() for f in [pool.submit(run) for _ in range(4)]} == {serial[0]}
+
+
+def test_bands_split_no_block():
+    im = synthetic_rgb(200, 130, seed=5)
+    lv = levels.assign(np.random.default_rng(1).random((9, 7), dtype=np.float32), 130, 200, 3)
+    with ThreadPoolExecutor(2) as pool:
+        whole, _ = blend.blend(im, lv, 0, pool)
+        banded, _ = blend.blend(im, lv, 0, pool, band_pixels=200 * 16)
+        assert len(blend.bands(130, 200, 200 * 16)) == 9
+        # 4:4:4 layers have no chroma upsampling across band seams: identical.
+        np.testing.assert_array_equal(banded, whole)
+        whole, _ = blend.blend(im, lv, 2, pool)
+        banded, _ = blend.blend(im, lv, 2, pool, band_pixels=200 * 32)
+    differs = np.flatnonzero((banded != whole).any(axis=(1, 2)))
+    seams = np.arange(32, 130, 32)
+    # 4:2:0: fancy upsampling reads one chroma row across a seam, so only rows next to it change.
+    assert all(np.min(np.abs(seams - r)) <= 2 for r in differs)
+
+
+maps_st = st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**32 - 1)).map(
+    lambda t: np.random.default_rng(t[2]).random((t[0], t[1])) * 10
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    w=st.integers(1, 48),
+    h=st.integers(1, 48),
+    mode=st.sampled_from(["1", "L", "RGB", "RGBX", "CMYK", "YCbCr"]),
+    map_=maps_st,
+    rule=st.integers(1, 6),
+    quality=st.integers(1, 100),
+    slack=st.floats(0, 0.5),
+    subsampling=st.sampled_from([-1, 0, 1, 2]),
+    optimize=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_encode_property(w, h, mode, map_, rule, quality, slack, subsampling, optimize, seed):
+    im = synthetic_rgb(w, h, seed=seed).convert(mode)
+    before = im.tobytes()
+    result = encode_details(im, map=map_, rule=rule, quality=quality, slack=slack, subsampling=subsampling,
+                            optimize=optimize)
+    assert len(result.data) <= result.budget
+    assert 0xC0 in markers(result.data)
+    with Image.open(io.BytesIO(result.data)) as out:
+        assert out.size == (w, h)
+        out.load()
+    assert im.tobytes() == before
+    assert result.level_map.min() >= 1 and result.level_map.max() <= 9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sh=st.integers(1, 20), sw=st.integers(1, 20), oh=st.integers(1, 70), ow=st.integers(1, 70),
+    seed=st.integers(0, 2**32 - 1), n_edges=st.integers(0, 9), strict=st.booleans(),
+)
+def test_kernels_property(sh, sw, oh, ow, seed, n_edges, strict):
+    rng = np.random.default_rng(seed)
+    src = rng.random((sh, sw), dtype=np.float32)
+    full = _native.upsample_bilinear(src, oh, ow)
+    assert full.shape == (oh, ow) and full.min() >= src.min() - 1e-6 and full.max() <= src.max() + 1e-6
+    edges = np.sort(rng.random(n_edges))
+    table = rng.integers(0, 256, n_edges + 1).astype(np.uint8)
+    got = _native.assign_levels(src, oh, ow, edges, table, strict)
+    counts = (edges[None, None, :] < full[..., None]) if strict else (edges[None, None, :] <= full[..., None])
+    np.testing.assert_array_equal(got, table[counts.sum(axis=2)])
+    out = np.zeros((oh, ow, 3), np.uint8)
+    layer = rng.integers(0, 256, (oh, ow, 4), dtype=np.uint8)
+    level = int(table[0])
+    _native.blend_level(layer, got, level, out)
+    mask = got == level
+    np.testing.assert_array_equal(out[mask], layer[mask][:, :3])
+    assert not out[~mask].any()
