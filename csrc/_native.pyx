@@ -148,6 +148,7 @@ def assign_levels(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width,
     cdef double wy, lo = INFINITY, hi = -INFINITY
     cdef float v
     cdef uint8 cur = 0
+    cdef uint8* row
     cdef Py_ssize_t k
     cdef const double* e_ptr = &edges[0] if n_edges > 0 else NULL
     with nogil:
@@ -159,17 +160,22 @@ def assign_levels(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width,
                 _row_pair(src, y0, y1, width, &x0[0], &x1[0], &fx[0], &top[0], &bottom[0])
                 prev0 = y0
                 prev1 = y1
+            row = &dst[i, 0]
+            if divisor > 0.0:
+                for j in range(width):
+                    v = <float>(top[j] + wy * (bottom[j] - top[j]))
+                    row[j] = _level(v, e_ptr, n_edges, &table[0], n_table, strict, divisor)
+                continue
             for j in range(width):
                 # Rounded through float32, like the stretched map itself.
                 v = <float>(top[j] + wy * (bottom[j] - top[j]))
                 # Neighbours mostly share a level: test the last level's interval first.
-                if divisor <= 0.0 and ((lo < v and v <= hi) if strict else (lo <= v and v < hi)):
-                    dst[i, j] = cur
-                    continue
-                cur = _level(v, e_ptr, n_edges, &table[0], n_table, strict, divisor)
-                dst[i, j] = cur
-                if divisor <= 0.0:
+                if (lo < v <= hi) if strict else (lo <= v < hi):
+                    row[j] = cur
+                else:
                     k = _count(v, e_ptr, n_edges, strict)
+                    cur = table[k]
+                    row[j] = cur
                     lo = e_ptr[k - 1] if k > 0 else -INFINITY
                     hi = e_ptr[k] if k < n_edges else INFINITY
     return out
@@ -208,6 +214,34 @@ def mean_max(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width):
     return total / (<double>height * width), <double>vmax
 
 
+def level_boxes(const uint8[:, ::1] levels):
+    """Bounding box and pixel count of every level value.
+
+    Returns int64 (256, 5): row_start, row_stop, col_start, col_stop, count; a value
+    that does not occur has count 0 (and an empty box).
+    """
+    cdef Py_ssize_t h = levels.shape[0], w = levels.shape[1], i, j
+    boxes = np.zeros((256, 5), dtype=np.int64)
+    cdef long long[:, ::1] b = boxes
+    cdef uint8 v
+    for i in range(256):
+        b[i, 0] = h
+        b[i, 2] = w
+    with nogil:
+        for i in range(h):
+            for j in range(w):
+                v = levels[i, j]
+                if b[v, 4] == 0:  # rows are scanned in order: the first hit is the top row
+                    b[v, 0] = i
+                b[v, 1] = i + 1
+                if j < b[v, 2]:
+                    b[v, 2] = j
+                if j + 1 > b[v, 3]:
+                    b[v, 3] = j + 1
+                b[v, 4] += 1
+    return boxes
+
+
 cdef inline void _copy_px(uint8* dst, const uint8* src, Py_ssize_t c) noexcept nogil:
     # Fixed-size copies for the usual channel counts; a variable memcpy is a libc call.
     cdef Py_ssize_t k
@@ -231,12 +265,14 @@ cdef inline bint _has_byte(unsigned long long word, unsigned long long pattern) 
     return ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) != 0
 
 
-def blend_level(const uint8[:, :, ::1] layer, const uint8[:, ::1] levels, int level,
-                uint8[:, :, ::1] out):
+def blend_level(const uint8[:, :, :] layer, const uint8[:, :] levels, int level,
+                uint8[:, :, :] out):
     """Copy into ``out`` every pixel of ``layer`` whose entry in ``levels`` equals ``level``.
 
-    ``layer`` may carry more channels than ``out`` (a decoder's RGBX into RGB): the first
-    ``out.shape[2]`` channels are copied.  Returns the number of pixels copied.
+    The arrays may be windows of larger ones (any row stride) as long as the pixels of a
+    row are adjacent.  ``layer`` may carry more channels than ``out`` (a decoder's RGBX
+    into RGB): the first ``out.shape[2]`` channels are copied.  Returns the number of
+    pixels copied.
     """
     cdef Py_ssize_t h = out.shape[0], w = out.shape[1], c = out.shape[2]
     cdef Py_ssize_t lc = layer.shape[2]
@@ -246,16 +282,25 @@ def blend_level(const uint8[:, :, ::1] layer, const uint8[:, ::1] levels, int le
         raise ValueError(f"levels are {levels.shape[1]}x{levels.shape[0]}, output is {w}x{h}")
     if lc < c:
         raise ValueError(f"layer has {lc} channels, output needs {c}")
+    if (layer.strides[2] != 1 or layer.strides[1] != lc or out.strides[2] != 1 or out.strides[1] != c
+            or levels.strides[1] != 1):
+        raise ValueError("the pixels of each row must be adjacent (rows of a C-contiguous array)")
     if level < 0 or level > 255:
         raise ValueError(f"level must be in 0..255, got {level}")
+    if h == 0 or w == 0:
+        return 0
     cdef uint8 lv = <uint8>level
     cdef unsigned long long pattern = 0x0101010101010101ULL * lv
     cdef unsigned long long word
     cdef Py_ssize_t i, j, jj, copied = 0
     cdef const uint8* row
+    cdef const uint8* src
+    cdef uint8* dst
     with nogil:
         for i in range(h):
             row = &levels[i, 0]
+            src = &layer[i, 0, 0]
+            dst = &out[i, 0, 0]
             j = 0
             while j < w:
                 # Smooth maps give long runs of one level: skip or copy eight pixels at once.
@@ -265,7 +310,7 @@ def blend_level(const uint8[:, :, ::1] layer, const uint8[:, ::1] levels, int le
                         j += 8
                         continue
                     if word == pattern and c == lc:
-                        memcpy(&out[i, j, 0], &layer[i, j, 0], 8 * c)
+                        memcpy(dst + j * c, src + j * lc, 8 * c)
                         copied += 8
                         j += 8
                         continue
@@ -274,7 +319,9 @@ def blend_level(const uint8[:, :, ::1] layer, const uint8[:, ::1] levels, int le
                     jj = w
                 while j < jj:
                     if row[j] == lv:
-                        _copy_px(&out[i, j, 0], &layer[i, j, 0], c)
+                        _copy_px(dst + j * c, src + j * lc, c)
                         copied += 1
                     j += 1
     return copied
+
+

@@ -60,6 +60,10 @@ def odd_array(rng, shape, dtype):
         return base.reshape(-1)
     if kind == 3:
         return base.T
+    if kind == 4 and base.ndim >= 2 and base.shape[1] > 1:
+        return base[:, 1:]  # a window: rows strided, pixels adjacent (valid for blend_level)
+    if kind == 5 and base.ndim == 3 and base.shape[1] > 1:
+        return base[:, ::2]  # pixels not adjacent
     return base
 
 

@@ -2,9 +2,11 @@
 
 Each selected layer is encoded with libjpeg-turbo (simplejpeg), decoded into one reusable
 buffer and its pixels copied where the level map selects it.  Decoded, there is one
-layer at a time; compressed, only a few are in flight.  Large images are processed in
-horizontal bands (whole MCU rows), so the input copy and the layers stay band-sized and
-a 24-megapixel photo needs little more than its output.  Encodes run in a small thread
+layer at a time; compressed, only a few are in flight.  A layer is coded only over the
+MCUs around its level's pixels, plus one MCU of context, which makes every pixel equal to
+coding the layer whole; large images go in horizontal bands of whole MCU rows, so the
+input copy and the layers stay band-sized and a 24-megapixel photo needs little more
+than its output.  Encodes run in a small thread
 pool (simplejpeg releases the GIL); decodes and copies run on the calling thread.
 """
 
@@ -31,6 +33,9 @@ BAND_PIXELS = 1 << 22
 BAND_ALIGN = 16
 #: Layer encodes allowed ahead of the decoder: bounds the compressed layers held.
 AHEAD = 3
+
+#: One layer job: its band's rows, the box it codes (rows, columns), its level, its encode.
+Task = tuple[tuple[int, int], tuple[int, int, int, int], int, "Future[bytes]"]
 
 
 @dataclass(frozen=True)
@@ -79,36 +84,64 @@ def _band_pixels(im: Image.Image, layout: Layout, top: int, bottom: int) -> np.n
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
+def _box(boxes: np.ndarray, level: int, top: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Rows and columns to encode for one level of a band: the level's bounding box in
+    whole MCUs, widened by one MCU of context (clipped to the image).
+
+    JPEG codes every 8x8 block on its own; only chroma upsampling in the decoder reads
+    the neighbouring chroma samples.  With a full MCU of context on every side that is
+    not the image edge, the decoded pixels inside the box are exactly those of a layer
+    encoded and decoded whole.
+    """
+    h, w = shape
+    r0, r1, c0, c1, _ = (int(v) for v in boxes[level])
+    a = BAND_ALIGN
+    return (
+        max(0, (top + r0) // a * a - a),
+        min(h, -(-(top + r1) // a) * a + a),
+        max(0, c0 // a * a - a),
+        min(w, -(-c1 // a) * a + a),
+    )
+
+
 def blend(
     im: Image.Image, levels: np.ndarray, subsampling: int, pool: Executor, band_pixels: int = BAND_PIXELS
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Blend of the quality layers selected by ``levels``; returns it and the qualities used.
 
-    The output array has ``layout_of(im.mode).mode``'s layout.
+    Every pixel equals the same pixel of its level's layer encoded and decoded whole; a
+    layer is only coded over the MCUs around its level's pixels.  The output array has
+    ``layout_of(im.mode).mode``'s layout.
     """
     layout = layout_of(im.mode)
     h, w = levels.shape
     out = np.empty((h, w, layout.channels), dtype=np.uint8)
     sub = subsampling_of(layout, subsampling)
+    spans = bands(h, w, band_pixels)
+    rows = max(b - t for t, b in spans) + 2 * BAND_ALIGN
+    buffer = np.empty(min(rows, h) * w * layout.channels, dtype=np.uint8)
     used: set[int] = set()
 
-    def tasks() -> Iterator[tuple[int, int, int, Future[bytes]]]:
-        for top, bottom in bands(h, w, band_pixels):
-            present = np.flatnonzero(np.bincount(levels[top:bottom].ravel(), minlength=256))
-            if len(present) == 0:
-                continue
-            src = _band_pixels(im, layout, top, bottom)
-            for level in present:
-                used.add(int(level))
-                yield top, bottom, int(level), pool.submit(
-                    simplejpeg.encode_jpeg, src, quality=quality_of(int(level)),
-                    colorspace=layout.colorspace, colorsubsampling=sub, fastdct=False,
-                )
+    def encode(src: np.ndarray, level: int) -> bytes:
+        return simplejpeg.encode_jpeg(
+            np.ascontiguousarray(src), quality=quality_of(level), colorspace=layout.colorspace,
+            colorsubsampling=sub, fastdct=False,
+        )
 
-    buffer = np.empty((min(h, bands(h, w, band_pixels)[0][1]), w, layout.channels), dtype=np.uint8)
-    pending: deque[tuple[int, int, int, Future[bytes]]] = deque()
-    source = tasks()
-    for task in source:
+    def tasks() -> Iterator[Task]:
+        for top, bottom in spans:
+            boxes = _native.level_boxes(levels[top:bottom])
+            present = np.flatnonzero(boxes[:, 4])
+            s0, s1 = max(0, top - BAND_ALIGN), min(h, bottom + BAND_ALIGN)
+            src = _band_pixels(im, layout, s0, s1)
+            for level in (int(k) for k in present):
+                used.add(level)
+                box = _box(boxes, level, top, (h, w))
+                part = src[box[0] - s0 : box[1] - s0, box[2] : box[3]]
+                yield (top, bottom), box, level, pool.submit(encode, part, level)
+
+    pending: deque[Task] = deque()
+    for task in tasks():
         pending.append(task)
         if len(pending) > AHEAD:
             _apply(pending.popleft(), layout, levels, buffer, out)
@@ -117,13 +150,15 @@ def blend(
     return out, tuple(quality_of(k) for k in sorted(used))
 
 
-def _apply(task, layout: Layout, levels: np.ndarray, buffer: np.ndarray, out: np.ndarray) -> None:
-    top, bottom, level, future = task
-    layer = buffer[: bottom - top]
+def _apply(task: Task, layout: Layout, levels: np.ndarray, buffer: np.ndarray, out: np.ndarray) -> None:
+    (top, bottom), (r0, r1, c0, c1), level, future = task
+    layer = buffer[: (r1 - r0) * (c1 - c0) * layout.channels].reshape(r1 - r0, c1 - c0, layout.channels)
     simplejpeg.decode_jpeg(
         future.result(), colorspace=layout.decode_space, fastdct=False, fastupsample=False, buffer=layer
     )
-    _native.blend_level(layer, levels[top:bottom], level, out[top:bottom])
+    # Only the band's own rows: the context rows above and below belong to other bands.
+    t, b = max(r0, top), min(r1, bottom)
+    _native.blend_level(layer[t - r0 : b - r0], levels[t:b, c0:c1], level, out[t:b, c0:c1])
 
 
 def to_image(layout: Layout, blended: np.ndarray) -> Image.Image:

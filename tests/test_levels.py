@@ -36,7 +36,7 @@ def smooth_map(shape, seed):
 def test_rules_match_paper_exactly_when_stats_are_exact(rule, small, size):
     src = smooth_map(small, rule)
     h, w = size
-    assert h * w <= levels.STATS_SAMPLES
+    assert h * w <= levels.STATS_MIN
     full = _native.upsample_bilinear(src, h, w)
     np.testing.assert_array_equal(levels.assign(src, h, w, rule), paper_levels(full, rule))
 
@@ -60,7 +60,7 @@ def test_rules_on_random_full_size_maps(rule):
 def test_sampled_statistics_agree_with_full_size(rule, make):
     src = make()
     h, w = 700, 1000
-    assert h * w > levels.STATS_SAMPLES
+    assert h * w > levels.STATS_MAX
     got = levels.assign(src, h, w, rule)
     expected = paper_levels(_native.upsample_bilinear(src, h, w), rule)
     assert (got == expected).mean() >= 0.99
@@ -71,6 +71,17 @@ def test_constant_map_gives_one_level(rule):
     got = levels.assign(np.zeros((4, 4), np.float32), 50, 40, rule)
     assert len(np.unique(got)) == 1
     assert 1 <= got[0, 0] <= 9
+
+
+@pytest.mark.parametrize("size", [(1, 70000), (70000, 1), (3, 40000), (300, 300)])
+def test_stats_sample_covers_strips(size):
+    h, w = size
+    small = np.arange(6, dtype=np.float32).reshape(2, 3)
+    sample = levels.stats_sample(small, h, w)
+    full = _native.upsample_bilinear(small, h, w)
+    assert 0 < sample.size <= levels.STATS_MIN * 1.01
+    assert full.min() <= sample.min() and sample.max() <= full.max()
+    assert abs(sample.mean() - full.mean()) < 0.05
 
 
 def test_quality_of_levels():

@@ -70,7 +70,9 @@ def test_kernel_errors():
         _native.blend_level(np.zeros((2, 3, 3), np.uint8), np.zeros((2, 4), np.uint8), 1, np.zeros((2, 4, 3), np.uint8))
     with pytest.raises(ValueError, match="needs 4"):
         _native.blend_level(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), np.uint8), 1, np.zeros((2, 2, 4), np.uint8))
-    with pytest.raises(ValueError, match="read-only|readonly|buffer"):
+    with pytest.raises(ValueError, match="must be adjacent"):
+        _native.blend_level(np.zeros((2, 4, 3), np.uint8)[:, ::2], np.zeros((2, 2), np.uint8), 1, np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(ValueError, match="read-only|readonly|buffer"):  # out must be writable
         out = np.zeros((2, 2, 3), np.uint8)
         out.flags.writeable = False
         _native.blend_level(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), np.uint8), 1, out)
@@ -90,6 +92,19 @@ def test_blend_level_matches_numpy(shape, channels):
         mask = levels == level
         expected[mask] = layer[mask][:, :out_c]
         assert copied == mask.sum()
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_blend_level_on_windows():
+    rng = np.random.default_rng(9)
+    layer = rng.integers(0, 256, (20, 30, 4), dtype=np.uint8)
+    levels = rng.integers(0, 3, (20, 30), dtype=np.uint8)
+    out = np.zeros((20, 30, 4), np.uint8)
+    _native.blend_level(layer[5:15, 7:29], levels[5:15, 7:29], 2, out[5:15, 7:29])
+    expected = np.zeros_like(out)
+    window = (slice(5, 15), slice(7, 29))
+    mask = levels[window] == 2
+    expected[window][mask] = layer[window][mask]
     np.testing.assert_array_equal(out, expected)
 
 

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import simplejpeg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imaging import centred_map, markers, synthetic_rgb
@@ -122,21 +123,38 @@ def test_threads_give_the_serial_bytes():
         assert {f.result() for f in [pool.submit(run) for _ in range(4)]} == {serial[0]}
 
 
-def test_bands_split_no_block():
+def full_layer_blend(rgb: np.ndarray, level_map: np.ndarray, subsampling: str) -> np.ndarray:
+    """The paper's blend by definition: whole layers, then a per-pixel pick."""
+    stack = np.stack([
+        simplejpeg.decode_jpeg(
+            simplejpeg.encode_jpeg(rgb, quality=10 * (k + 1), colorsubsampling=subsampling, fastdct=False),
+            fastdct=False, fastupsample=False,
+        )
+        for k in range(10)
+    ])
+    return np.take_along_axis(stack, level_map[None, :, :, None].astype(np.intp), axis=0)[0]
+
+
+@pytest.mark.parametrize(("subsampling", "name"), [(0, "444"), (1, "422"), (2, "420")])
+@pytest.mark.parametrize("band_pixels", [blend.BAND_PIXELS, 200 * 16, 200 * 48])
+def test_cropped_and_banded_layers_equal_whole_layers(subsampling, name, band_pixels):
     im = synthetic_rgb(200, 130, seed=5)
-    lv = levels.assign(np.random.default_rng(1).random((9, 7), dtype=np.float32), 130, 200, 3)
+    lv = levels.assign(np.random.default_rng(1).random((9, 7), dtype=np.float32) ** 3, 130, 200, 3)
     with ThreadPoolExecutor(2) as pool:
-        whole, _ = blend.blend(im, lv, 0, pool)
-        banded, _ = blend.blend(im, lv, 0, pool, band_pixels=200 * 16)
-        assert len(blend.bands(130, 200, 200 * 16)) == 9
-        # 4:4:4 layers have no chroma upsampling across band seams: identical.
-        np.testing.assert_array_equal(banded, whole)
-        whole, _ = blend.blend(im, lv, 2, pool)
-        banded, _ = blend.blend(im, lv, 2, pool, band_pixels=200 * 32)
-    differs = np.flatnonzero((banded != whole).any(axis=(1, 2)))
-    seams = np.arange(32, 130, 32)
-    # 4:2:0: fancy upsampling reads one chroma row across a seam, so only rows next to it change.
-    assert all(np.min(np.abs(seams - r)) <= 2 for r in differs)
+        got, used = blend.blend(im, lv, subsampling, pool, band_pixels=band_pixels)
+    expected = full_layer_blend(np.asarray(im), lv, name)
+    np.testing.assert_array_equal(got[..., :3], expected)
+    assert used == tuple(10 * (k + 1) for k in np.unique(lv))
+
+
+def test_level_boxes():
+    lv = np.zeros((6, 9), np.uint8)
+    lv[1:3, 4:7] = 5
+    lv[5, 0] = 9
+    boxes = _native.level_boxes(lv)
+    assert boxes[5].tolist() == [1, 3, 4, 7, 6]
+    assert boxes[9].tolist() == [5, 6, 0, 1, 1]
+    assert boxes[0, 4] == 54 - 7 and boxes[1, 4] == 0
 
 
 maps_st = st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**32 - 1)).map(
