@@ -325,3 +325,4 @@ def blend_level(const uint8[:, :, :] layer, const uint8[:, :] levels, int level,
     return copied
 
 
+include "dct.pxi"

@@ -28,3 +28,40 @@ def blend_level(
 ) -> int: ...
 def level_boxes(levels: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]: ...
 def mean_max(src: npt.NDArray[np.float32], height: int, width: int) -> tuple[float, float]: ...
+
+# DCT-domain method (csrc/dct.pxi)
+ZIGZAG: npt.NDArray[np.intp]
+
+def color_planes(
+    src: npt.NDArray[np.uint8], pad_h: int, pad_w: int, n_out: int, to_ycbcr: bool
+) -> npt.NDArray[np.uint8]: ...
+def downsample(plane: npt.NDArray[np.uint8], h_factor: int, v_factor: int) -> npt.NDArray[np.uint8]: ...
+def forward_dct(plane: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]: ...
+def block_means(
+    src: npt.NDArray[np.float32],
+    height: int,
+    width: int,
+    block_h: int,
+    block_w: int,
+    n_rows: int,
+    n_cols: int,
+) -> npt.NDArray[np.float32]: ...
+def quantize_rd(
+    coef: npt.NDArray[np.float32],
+    qtable: npt.NDArray[np.uint16],
+    weight: npt.NDArray[np.float32],
+    base: float,
+    scale: float,
+    ac_bits: npt.NDArray[np.float32],
+    out: npt.NDArray[np.int16],
+) -> int: ...
+def encode_scan(
+    components: list[npt.NDArray[np.int16]],
+    sampling: list[tuple[int, int]],
+    tables: list[int],
+    restart_interval: int,
+    emit: bool = ...,
+    ss: int = ...,
+    se: int = ...,
+    blocks: tuple[int, int] | None = ...,
+) -> tuple[bytes | int, dict[tuple[int, int], tuple[bytes, bytes]]]: ...

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
-from . import blend, budget, levels, maps, writer
+from . import blend, budget, dct, levels, maps, writer
 from .options import (
     DEFAULT_METHOD,
     DEFAULT_QUALITY,
@@ -47,6 +47,8 @@ class Encoded:
     encodes: int
     rule: int
     method: str
+    #: method="dct": price of a bit where the map is 0, in squared DC steps; else None.
+    strength: float | None = None
 
     @property
     def fallback(self) -> bool:
@@ -141,7 +143,8 @@ def _network_map(im: Image.Image) -> np.ndarray:
             f"({exc}); pass a map (semantic_map= / map= / --map) or install onnxruntime"
         )
         raise OSError(msg) from exc
-    return roi.roi_map(im)
+    # The network's map at its own resolution: the kernels stretch it on the fly.
+    return roi.small_map(im)
 
 
 def encode_image(
@@ -154,6 +157,8 @@ def encode_image(
     jpeg = {**jpeg, "subsampling": subsampling}
     source = writer.view(im)
     small = maps.prepare(_network_map(im) if map_ is None else map_, w, h)
+    if options.method == "dct":
+        return _encode_dct(source, small, options, jpeg)
     level_map = levels.assign(small, h, w, options.rule)
 
     with ThreadPoolExecutor(max_workers=blend.workers(), thread_name_prefix="msroi") as pool:
@@ -178,4 +183,25 @@ def encode_image(
         encodes=fit.encodes,
         rule=options.rule,
         method=options.method,
+    )
+
+
+def _encode_dct(source: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any]) -> Encoded:
+    """method="dct": one table for the image, bits priced by the map (see dct.py).
+
+    There are no quality layers: ``level_map`` is empty, ``layers`` is (), ``encodes``
+    counts the quantization passes and ``rule`` is not used.
+    """
+    fit = dct.encode_dct(source, small, options.quality, options.slack, jpeg)
+    return Encoded(
+        data=fit.data,
+        quality=fit.quality,
+        budget=fit.budget,
+        plain_bytes=fit.plain_bytes,
+        level_map=np.empty((0, 0), dtype=np.uint8),
+        layers=(),
+        encodes=fit.encodes,
+        rule=options.rule,
+        method=options.method,
+        strength=fit.strength,
     )

@@ -6,8 +6,8 @@ layer at a time; compressed, only a few are in flight.  A layer is coded only ov
 MCUs around its level's pixels, plus one MCU of context, which makes every pixel equal to
 coding the layer whole; large images go in horizontal bands of whole MCU rows, so the
 input copy and the layers stay band-sized and a 24-megapixel photo needs little more
-than its output.  Encodes run in a small thread
-pool (simplejpeg releases the GIL); decodes and copies run on the calling thread.
+than its output.  Encodes run in a small thread pool (simplejpeg releases the GIL);
+decodes and copies run on the calling thread.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import __version__
+from . import __version__, bench
 from .api import encode_details
 from .maps import as_map_array
 from .options import DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-pixels", type=int, metavar="N",
         help=f"largest input accepted, in pixels (default: Pillow's decompression-bomb limit, {Image.MAX_IMAGE_PIXELS:,})",
     )
+    bench.add_parsers(sub)
     return parser
 
 
@@ -185,6 +186,8 @@ def _compress(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if hasattr(args, "func"):
+            return args.func(args)
         if args.command == "compress":
             return _compress(args)
     except CliError as exc:

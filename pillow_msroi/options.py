@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Methods that turn an image and a map into one JPEG.
-METHODS = ("blend",)
+METHODS = ("blend", "dct")
 #: The paper's selection rules (rule 3, deciles, is its default).
 RULES = (1, 2, 3, 4, 5, 6)
 

@@ -1,0 +1,156 @@
+"""method="dct" against method="blend": speed on one Kodak image, quality on all 24.
+
+Protocol of the quality table: bytes <= plain Pillow JPEG at the same quality (no slack,
+libjpeg's default 4:2:0), a centred Gaussian map (sigma = w/5, h/5, given at 1/32 of the
+image size), ROI = the top 20 % of the full-size map's pixels, PSNR deltas against that
+plain JPEG over the ROI and over the rest, in RGB and in luma (BT.601 Y of RGB).
+
+    python bench/test_dct_quality.py            # the table, as markdown
+    pytest bench/test_dct_quality.py -p no:randomly
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pillow_msroi
+from pillow_msroi import dct, maps, options, writer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import kodak_paths  # noqa: E402
+
+QUALITIES = (30, 50, 75)
+#: Targets at Q50 (Issue 5): ROI gain and largest loss over the rest, RGB PSNR.
+TARGET_ROI_DB, TARGET_REST_DB = 2.5, -2.0
+
+
+def centred(h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w] + 0.5
+    return np.exp(-(((xx - w / 2) / (w / 5)) ** 2 + ((yy - h / 2) / (h / 5)) ** 2) / 2).astype(np.float32)
+
+
+def encode_dct(im: Image.Image, small: np.ndarray, quality: int) -> bytes:
+    """The dct method through the public API once it is wired in, directly until then."""
+    if "dct" in options.METHODS:
+        return pillow_msroi.encode_details(im, map=small, quality=quality, method="dct").data
+    source = writer.view(im)
+    return dct.encode_dct(source, maps.prepare(small, *im.size), quality, 0.0, {"subsampling": -1}).data
+
+
+def encode_blend(im: Image.Image, small: np.ndarray, quality: int) -> bytes:
+    return pillow_msroi.encode_details(im, map=small, quality=quality, method="blend").data
+
+
+METHODS = {"dct": encode_dct, "blend": encode_blend}
+
+
+# ----------------------------------------------------------------------------- speed
+
+
+@pytest.fixture(scope="module")
+def case():
+    im = Image.open(kodak_paths()[2]).convert("RGB")
+    return im, centred(im.height // 32, im.width // 32)
+
+
+def test_blend_method(timed, case):
+    im, small = case
+    timed(encode_blend, im, small, 50)
+
+
+def test_dct_method(timed, case):
+    im, small = case
+    data = timed(encode_dct, im, small, 50)
+    plain = writer.write(writer.view(im), {"quality": 50})
+    assert len(data) <= len(plain)
+
+
+# ----------------------------------------------------------------------------- quality
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    quality: int
+    bytes_ratio: float  # mean size / plain size
+    max_bytes_ratio: float
+    roi_rgb: float  # mean PSNR delta vs plain, dB
+    rest_rgb: float
+    roi_luma: float
+    rest_luma: float
+    seconds: float  # mean encode time per image
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / np.mean((a - b) ** 2)))
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114])
+
+
+def quality_table(paths: list[Path] | None = None, qualities: tuple[int, ...] = QUALITIES) -> list[Row]:
+    """Mean figures of both methods over the Kodak images, one row per method and quality."""
+    samples = []
+    for path in paths if paths is not None else kodak_paths():
+        im = Image.open(path).convert("RGB")
+        full = centred(im.height, im.width)
+        roi = full >= np.quantile(full, 0.8)
+        samples.append((im, full[::32, ::32].copy(), roi, np.asarray(im, dtype=np.float64)))
+    rows = []
+    for q in qualities:
+        for name, method in METHODS.items():
+            per_image = []
+            for im, small, roi, src in samples:
+                plain = writer.write(writer.view(im), {"quality": q})
+                t0 = time.perf_counter()
+                data = method(im, small, q)
+                seconds = time.perf_counter() - t0
+                ours = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
+                ref = np.asarray(Image.open(io.BytesIO(plain)).convert("RGB"), dtype=np.float64)
+                deltas = [
+                    _psnr(f(src)[m], f(ours)[m]) - _psnr(f(src)[m], f(ref)[m])
+                    for f in (lambda x: x, _luma)
+                    for m in (roi, ~roi)
+                ]
+                per_image.append((len(data) / len(plain), *deltas, seconds))
+            arr = np.array(per_image)
+            mean = arr.mean(axis=0)
+            rows.append(Row(name, q, mean[0], arr[:, 0].max(), *mean[1:6]))
+    return rows
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = [
+        "| method | Q | bytes / plain (max) | ROI dB RGB | rest dB RGB | ROI dB luma | rest dB luma "
+        "| ms / image |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.method} | {r.quality} | {r.bytes_ratio:.3f} ({r.max_bytes_ratio:.3f}) | {r.roi_rgb:+.2f} | "
+        f"{r.rest_rgb:+.2f} | {r.roi_luma:+.2f} | {r.rest_luma:+.2f} | {r.seconds * 1e3:.1f} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def test_kodak_quality_table(capsys):
+    rows = quality_table()
+    with capsys.disabled():
+        print("\n" + markdown(rows))
+    for r in rows:
+        assert r.max_bytes_ratio <= 1.0
+    q50 = next(r for r in rows if r.method == "dct" and r.quality == 50)
+    assert q50.roi_rgb >= TARGET_ROI_DB and q50.rest_rgb >= TARGET_REST_DB
+
+
+if __name__ == "__main__":
+    print(markdown(quality_table()))

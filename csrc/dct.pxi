@@ -1,0 +1,803 @@
+# Included at the end of _native.pyx: kernels of the DCT-domain method (pillow_msroi/dct.py).
+#
+# The image goes through the same steps as in libjpeg (colour conversion, chroma
+# downsampling, forward DCT); the coefficients are quantized with one table for the whole
+# image by rate-distortion choices whose price of a bit grows where the map does not
+# favour a block, and baseline or progressive scans with optimal Huffman tables (ITU T.81
+# Annex K.2) are written from them.  Every kernel validates while it holds the GIL and
+# runs its loops without it.
+
+# fabsf: for the portable (non-SSE2) path of the C helpers below, which need math.h.
+from libc.math cimport cos, sqrt, fabsf, M_PI
+from libc.stdlib cimport malloc, realloc, free
+from libc.stdint cimport int16_t, uint16_t, int32_t, int64_t, uint64_t
+from libc.string cimport memset
+
+# Position in natural (row-major) order of the k-th coefficient in zigzag order.
+ZIGZAG = np.array([
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+    12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+    35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+    58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+], dtype=np.intp)
+cdef int _ZIGZAG[64]
+cdef int _ZIGZAG_POS[64]  # zigzag position of each natural index
+for _k in range(64):
+    _ZIGZAG[_k] = ZIGZAG[_k]
+    _ZIGZAG_POS[ZIGZAG[_k]] = _k
+
+cdef extern from *:
+    """
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static inline int msroi_ctz64(unsigned long long v) {
+        unsigned long i; _BitScanForward64(&i, v); return (int)i;
+    }
+    static inline int msroi_clz32(unsigned int v) {
+        unsigned long i; _BitScanReverse(&i, v); return 31 - (int)i;
+    }
+    #else
+    static inline int msroi_ctz64(unsigned long long v) { return __builtin_ctzll(v); }
+    static inline int msroi_clz32(unsigned int v) { return __builtin_clz(v); }
+    #endif
+    #if defined(__SSE2__) || defined(_M_X64)
+    #include <emmintrin.h>
+    #define MSROI_SSE2 1
+    #endif
+    /* One row of libjpeg's integer RGB -> YCbCr (jccolor.c), from pixels ``stride`` bytes
+       apart; restrict lets the compiler vectorize it. */
+    static void msroi_ycc_row(const unsigned char* restrict px, long stride, long n,
+                              unsigned char* restrict y, unsigned char* restrict cb,
+                              unsigned char* restrict cr) {
+        #define MSROI_FIX(x) ((int)((x) * 65536.0 + 0.5))
+        const int ry = MSROI_FIX(0.29900), gy = MSROI_FIX(0.58700), by = MSROI_FIX(0.11400);
+        const int rcb = MSROI_FIX(0.16874), gcb = MSROI_FIX(0.33126), half = MSROI_FIX(0.5);
+        const int gcr = MSROI_FIX(0.41869), bcr = MSROI_FIX(0.08131);
+        const int round_y = 1 << 15, round_c = (128 << 16) + (1 << 15) - 1;
+        for (long j = 0; j < n; j++) {
+            int r = px[j * stride], g = px[j * stride + 1], b = px[j * stride + 2];
+            y[j] = (unsigned char)((ry * r + gy * g + by * b + round_y) >> 16);
+            cb[j] = (unsigned char)((-rcb * r - gcb * g + half * b + round_c) >> 16);
+            cr[j] = (unsigned char)((half * r - gcr * g - bcr * b + round_c) >> 16);
+        }
+    }
+    /* Bit k set where |src[k]| >= th[k], k = 0..63. */
+    static inline unsigned long long msroi_mask_ge(const float* src, const float* th) {
+        unsigned long long m = 0;
+    #ifdef MSROI_SSE2
+        const __m128 sign = _mm_set1_ps(-0.0f);
+        for (int k = 0; k < 64; k += 4) {
+            __m128 a = _mm_andnot_ps(sign, _mm_loadu_ps(src + k));
+            m |= (unsigned long long)_mm_movemask_ps(_mm_cmpge_ps(a, _mm_loadu_ps(th + k))) << k;
+        }
+    #else
+        for (int k = 0; k < 64; k++) m |= (unsigned long long)(fabsf(src[k]) >= th[k]) << k;
+    #endif
+        return m;
+    }
+    /* Bit k set where blk[k] != 0, k = 0..63. */
+    static inline unsigned long long msroi_mask_nz(const short* blk) {
+        unsigned long long m = 0;
+    #ifdef MSROI_SSE2
+        const __m128i zero = _mm_setzero_si128();
+        for (int k = 0; k < 64; k += 16) {
+            __m128i a = _mm_cmpeq_epi16(_mm_loadu_si128((const __m128i*)(blk + k)), zero);
+            __m128i b = _mm_cmpeq_epi16(_mm_loadu_si128((const __m128i*)(blk + k + 8)), zero);
+            unsigned int eq = (unsigned int)_mm_movemask_epi8(_mm_packs_epi16(a, b));
+            m |= (unsigned long long)(~eq & 0xFFFFu) << k;
+        }
+    #else
+        for (int k = 0; k < 64; k++) m |= (unsigned long long)(blk[k] != 0) << k;
+    #endif
+        return m;
+    }
+    """
+    int _ctz64 "msroi_ctz64"(unsigned long long v) noexcept nogil  # v != 0
+    int _clz32 "msroi_clz32"(unsigned int v) noexcept nogil  # v != 0
+    uint64_t _mask_ge "msroi_mask_ge"(const float* src, const float* th) noexcept nogil
+    uint64_t _mask_nz "msroi_mask_nz"(const int16_t* blk) noexcept nogil
+    void _ycc_row "msroi_ycc_row"(const uint8* px, long stride, long n, uint8* y, uint8* cb,
+                                  uint8* cr) noexcept nogil
+
+def color_planes(const uint8[:, :, ::1] src, Py_ssize_t pad_h, Py_ssize_t pad_w,
+                 int n_out, bint to_ycbcr):
+    """Component planes of an interleaved uint8 image, edge-replicated to ``pad_h`` x ``pad_w``.
+
+    With ``to_ycbcr`` the first three channels are RGB and become JFIF full-range YCbCr
+    exactly as libjpeg's integer converter makes them; otherwise the first ``n_out``
+    channels are copied.  Returns uint8 (n_out, pad_h, pad_w).
+    """
+    cdef Py_ssize_t h = src.shape[0], w = src.shape[1], c = src.shape[2]
+    if h < 1 or w < 1:
+        raise ValueError(f"image must be at least 1x1, got {w}x{h}")
+    if pad_h < h or pad_w < w:
+        raise ValueError(f"padded size {pad_w}x{pad_h} is smaller than the image {w}x{h}")
+    if to_ycbcr and (c < 3 or n_out != 3):
+        raise ValueError(f"YCbCr conversion needs 3+ input channels and 3 outputs, got {c} -> {n_out}")
+    if not 1 <= n_out <= c:
+        raise ValueError(f"cannot take {n_out} planes from {c} channels")
+    out = np.empty((n_out, pad_h, pad_w), dtype=np.uint8)
+    cdef uint8[:, :, ::1] dst = out
+    cdef Py_ssize_t i, j, k
+    cdef const uint8* px
+    cdef uint8* y_row
+    with nogil:
+        for i in range(h):
+            px = &src[i, 0, 0]
+            if to_ycbcr:
+                _ycc_row(px, c, w, &dst[0, i, 0], &dst[1, i, 0], &dst[2, i, 0])
+            else:
+                for k in range(n_out):
+                    y_row = &dst[k, i, 0]
+                    for j in range(w):
+                        y_row[j] = px[j * c + k]
+            # Edge replication, as libjpeg pads partial MCUs.
+            for k in range(n_out):
+                for j in range(w, pad_w):
+                    dst[k, i, j] = dst[k, i, w - 1]
+        for k in range(n_out):
+            for i in range(h, pad_h):
+                memcpy(&dst[k, i, 0], &dst[k, h - 1, 0], pad_w)
+    return out
+
+
+def downsample(const uint8[:, ::1] plane, int h_factor, int v_factor):
+    """Box downsampling as libjpeg does it: h2v2 and h2v1 with their alternating rounding
+    bias (so neighbouring outputs do not all round the same way), other integer factors
+    with round-half-up.  The plane's sides must be multiples of the factors."""
+    cdef Py_ssize_t h = plane.shape[0], w = plane.shape[1]
+    if h_factor < 1 or v_factor < 1:
+        raise ValueError(f"factors must be >= 1, got {h_factor}x{v_factor}")
+    if h % v_factor or w % h_factor:
+        raise ValueError(f"plane {w}x{h} is not a multiple of the factors {h_factor}x{v_factor}")
+    cdef Py_ssize_t oh = h // v_factor, ow = w // h_factor, i, j, a, b
+    out = np.empty((oh, ow), dtype=np.uint8)
+    cdef uint8[:, ::1] dst = out
+    cdef int bias, n = h_factor * v_factor
+    cdef int32_t acc
+    with nogil:
+        for i in range(oh):
+            bias = 1 if v_factor == 2 else 0
+            for j in range(ow):
+                if h_factor == 2 and v_factor == 2:
+                    dst[i, j] = <uint8>((plane[2 * i, 2 * j] + plane[2 * i, 2 * j + 1]
+                                         + plane[2 * i + 1, 2 * j] + plane[2 * i + 1, 2 * j + 1] + bias) >> 2)
+                    bias ^= 3
+                elif h_factor == 2 and v_factor == 1:
+                    dst[i, j] = <uint8>((plane[i, 2 * j] + plane[i, 2 * j + 1] + bias) >> 1)
+                    bias ^= 1
+                else:
+                    acc = 0
+                    for a in range(v_factor):
+                        for b in range(h_factor):
+                            acc += plane[i * v_factor + a, j * h_factor + b]
+                    dst[i, j] = <uint8>((acc + n // 2) // n)
+    return out
+
+
+cdef inline void _aan_1d(float* d, Py_ssize_t step) noexcept nogil:
+    # Arai-Agui-Nakajima 8-point DCT: 5 multiplies instead of 64; the outputs carry a
+    # per-frequency scale that forward_dct divides out once, together with the other axis.
+    cdef float t0 = d[0] + d[7 * step], t7 = d[0] - d[7 * step]
+    cdef float t1 = d[step] + d[6 * step], t6 = d[step] - d[6 * step]
+    cdef float t2 = d[2 * step] + d[5 * step], t5 = d[2 * step] - d[5 * step]
+    cdef float t3 = d[3 * step] + d[4 * step], t4 = d[3 * step] - d[4 * step]
+    cdef float e10 = t0 + t3, e13 = t0 - t3, e11 = t1 + t2, e12 = t1 - t2
+    cdef float z1 = (e12 + e13) * <float>0.707106781
+    d[0] = e10 + e11
+    d[4 * step] = e10 - e11
+    d[2 * step] = e13 + z1
+    d[6 * step] = e13 - z1
+    cdef float o10 = t4 + t5, o11 = t5 + t6, o12 = t6 + t7
+    cdef float z5 = (o10 - o12) * <float>0.382683433
+    cdef float z2 = <float>0.541196100 * o10 + z5
+    cdef float z4 = <float>1.306562965 * o12 + z5
+    cdef float z3 = o11 * <float>0.707106781
+    cdef float z11 = t7 + z3, z13 = t7 - z3
+    d[5 * step] = z13 + z2
+    d[3 * step] = z13 - z2
+    d[step] = z11 + z4
+    d[7 * step] = z11 - z4
+
+
+def forward_dct(const uint8[:, ::1] plane):
+    """Orthonormal 8x8 DCT-II of every block of ``plane - 128`` (JPEG's FDCT scaling).
+
+    Arai-Agui-Nakajima's factorization in float32, more exact than libjpeg's integer
+    DCT (within 1e-3 of the float64 transform for 8-bit input).  Returns float32
+    (rows // 8, cols // 8, 64) in zigzag order, the order in which the quantizer and the
+    entropy coder walk a block.
+    """
+    cdef Py_ssize_t h = plane.shape[0], w = plane.shape[1]
+    if h % 8 or w % 8 or h == 0 or w == 0:
+        raise ValueError(f"plane must be a non-empty multiple of 8 on each side, got {w}x{h}")
+    cdef Py_ssize_t nby = h // 8, nbx = w // 8, by, bx, u, v, x, y
+    out = np.empty((nby, nbx, 64), dtype=np.float32)
+    cdef float[:, :, ::1] dst = out
+    cdef float blk[64]
+    cdef float descale[64]
+    cdef double aan[8]
+    aan[0] = 1.0
+    for u in range(1, 8):
+        aan[u] = cos(u * M_PI / 16.0) * sqrt(2.0)
+    for v in range(8):
+        for u in range(8):
+            descale[v * 8 + u] = <float>(1.0 / (aan[u] * aan[v] * 8.0))
+    cdef float* o
+    cdef const uint8* row
+    with nogil:
+        for by in range(nby):
+            for bx in range(nbx):
+                for y in range(8):
+                    row = &plane[by * 8 + y, bx * 8]
+                    for x in range(8):
+                        blk[y * 8 + x] = row[x] - <float>128.0
+                for y in range(8):
+                    _aan_1d(&blk[y * 8], 1)
+                for x in range(8):
+                    _aan_1d(&blk[x], 8)
+                o = &dst[by, bx, 0]
+                for v in range(64):
+                    o[_ZIGZAG_POS[v]] = blk[v] * descale[v]
+    return out
+
+
+def block_means(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width,
+                Py_ssize_t block_h, Py_ssize_t block_w, Py_ssize_t n_rows, Py_ssize_t n_cols):
+    """Mean of ``src`` stretched bilinearly to ``height`` x ``width`` over each block of
+    ``block_h`` x ``block_w`` image pixels, for an ``n_rows`` x ``n_cols`` grid of blocks.
+
+    Blocks that overlap the image only in part average their pixels inside it; blocks
+    wholly outside (MCU padding) get -1.  The stretched map is never stored.
+    """
+    cdef Py_ssize_t in_h = src.shape[0], in_w = src.shape[1], i, j, bi, bj
+    _check_grid(in_h, in_w, height, width)
+    if block_h < 1 or block_w < 1 or n_rows < 0 or n_cols < 0:
+        raise ValueError(f"bad block grid {n_cols}x{n_rows} of {block_w}x{block_h}")
+    sums = np.zeros((n_rows, n_cols), dtype=np.float64)
+    cdef double[:, ::1] acc = sums
+    cdef Py_ssize_t last_col = min(width, n_cols * block_w)
+    cdef Py_ssize_t[::1] x0 = np.empty(width, dtype=np.intp)
+    cdef Py_ssize_t[::1] x1 = np.empty(width, dtype=np.intp)
+    cdef double[::1] fx = np.empty(width, dtype=np.float64)
+    cdef double[::1] top = np.empty(width, dtype=np.float64)
+    cdef double[::1] bottom = np.empty(width, dtype=np.float64)
+    # Per block column, the sums of the two source rows' horizontal interpolations: a
+    # stretched row is linear in its vertical weight, so so is its sum over a block.
+    cdef double[::1] top_sum = np.zeros(max(n_cols, 1), dtype=np.float64)
+    cdef double[::1] step_sum = np.zeros(max(n_cols, 1), dtype=np.float64)
+    cdef double sy = <double>in_h / height, sx = <double>in_w / width, wy
+    cdef Py_ssize_t y0, y1, prev0 = -1, prev1 = -1
+    cdef double* row
+    with nogil:
+        for j in range(width):
+            _source_coord(j, in_w, sx, &x0[j], &x1[j], &fx[j])
+        for i in range(min(height, n_rows * block_h)):
+            bi = i // block_h
+            _source_coord(i, in_h, sy, &y0, &y1, &wy)
+            if y0 != prev0 or y1 != prev1:
+                _row_pair(src, y0, y1, width, &x0[0], &x1[0], &fx[0], &top[0], &bottom[0])
+                prev0 = y0
+                prev1 = y1
+                for bj in range(n_cols):
+                    top_sum[bj] = 0.0
+                    step_sum[bj] = 0.0
+                for j in range(last_col):
+                    bj = j // block_w
+                    top_sum[bj] += top[j]
+                    step_sum[bj] += bottom[j] - top[j]
+            row = &acc[bi, 0]
+            for bj in range(n_cols):
+                row[bj] += top_sum[bj] + wy * step_sum[bj]
+    # Pixels of each block inside the image: a product of per-axis counts.
+    rows_in = np.clip(height - np.arange(n_rows) * block_h, 0, block_h)
+    cols_in = np.clip(width - np.arange(n_cols) * block_w, 0, block_w)
+    counts = np.outer(rows_in, cols_in).astype(np.float64)
+    inside = counts > 0
+    return np.where(inside, sums / np.where(inside, counts, 1.0), -1.0).astype(np.float32)
+
+
+# ---------------------------------------------------------------- Huffman entropy coding
+
+
+cdef inline int _nbits(int32_t v) noexcept nogil:
+    # Magnitude category of a coefficient (T.81 F.1.2.1): bit length of |v|.
+    if v < 0:
+        v = -v
+    return 0 if v == 0 else 32 - _clz32(<unsigned int>v)
+
+
+cdef struct _Scan:
+    int n_comp
+    const int16_t* data[4]
+    Py_ssize_t stride[4]  # blocks per row of each component's grid
+    int h[4]
+    int v[4]
+    int dc_tbl[4]
+    int ac_tbl[4]
+    Py_ssize_t mcu_rows
+    Py_ssize_t mcu_cols
+    Py_ssize_t restart
+    int ss  # spectral band: 0..63 baseline, 0..0 progressive DC, ss >= 1 one AC band
+    int se
+
+
+cdef struct _Writer:
+    uint8* buf
+    Py_ssize_t pos
+    Py_ssize_t cap
+    uint64_t acc
+    int nbits
+    bint failed
+
+
+cdef inline void _reserve(_Writer* w, Py_ssize_t extra) noexcept nogil:
+    cdef Py_ssize_t cap
+    cdef uint8* grown
+    if w.pos + extra <= w.cap or w.failed:
+        return
+    cap = 2 * w.cap + extra
+    grown = <uint8*>realloc(w.buf, cap)
+    if grown == NULL:
+        w.failed = True
+        return
+    w.buf = grown
+    w.cap = cap
+
+
+cdef inline void _put_bits(_Writer* w, uint32_t code, int size) noexcept nogil:
+    # Callers reserve room first; every 0xFF data byte is followed by a stuffed 0x00.
+    cdef uint8 byte
+    w.acc = (w.acc << size) | (code & ((<uint64_t>1 << size) - 1))
+    w.nbits += size
+    while w.nbits >= 8:
+        w.nbits -= 8
+        byte = <uint8>((w.acc >> w.nbits) & 0xFF)
+        w.buf[w.pos] = byte
+        w.pos += 1
+        if byte == 0xFF:
+            w.buf[w.pos] = 0
+            w.pos += 1
+
+
+cdef inline void _flush_bits(_Writer* w) noexcept nogil:
+    # Pad the last byte with one-bits (T.81 F.1.2.3).
+    if w.nbits > 0:
+        _put_bits(w, 0x7F, 8 - w.nbits)
+    w.acc = 0
+
+
+cdef inline uint64_t _band_mask(const int16_t* blk, int ss, int se) noexcept nogil:
+    # Bit k set when coefficient k of the band ss..se (ss >= 1) is nonzero: walking set
+    # bits skips the zeros without a branch per coefficient.
+    return _mask_nz(blk) & (~(<uint64_t>0) >> (63 - se)) & ~((<uint64_t>1 << ss) - 1)
+
+
+cdef inline void _count_dc(const int16_t* blk, int32_t* pred, int64_t* dc_freq,
+                           int64_t* extra) noexcept nogil:
+    cdef int n = _nbits(blk[0] - pred[0])
+    pred[0] = blk[0]
+    dc_freq[n] += 1
+    extra[0] += n
+
+
+cdef void _count_ac(const int16_t* blk, int ss, int se, int64_t* ac_freq, int64_t* extra) noexcept nogil:
+    # Symbol frequencies, and in ``extra`` the magnitude bits that follow the symbols.
+    cdef int k, run, n, last = ss - 1
+    cdef uint64_t m = _band_mask(blk, ss, se)
+    while m:
+        k = _ctz64(m)
+        m &= m - 1
+        run = k - last - 1
+        while run > 15:
+            ac_freq[0xF0] += 1
+            run -= 16
+        n = _nbits(blk[k])
+        ac_freq[(run << 4) | n] += 1
+        extra[0] += n
+        last = k
+    if last < se:
+        ac_freq[0] += 1  # EOB (EOBRUN of 1 in a progressive band)
+
+
+cdef inline void _encode_dc(_Writer* w, const int16_t* blk, int32_t* pred,
+                            const uint32_t* code, const int* size) noexcept nogil:
+    cdef int32_t diff = blk[0] - pred[0]
+    cdef int n = _nbits(diff)
+    pred[0] = blk[0]
+    _put_bits(w, code[n], size[n])
+    if n:
+        _put_bits(w, <uint32_t>(diff if diff >= 0 else diff - 1), n)
+
+
+cdef void _encode_ac(_Writer* w, const int16_t* blk, int ss, int se,
+                     const uint32_t* code, const int* size) noexcept nogil:
+    cdef int32_t v
+    cdef int k, run, n, sym, last = ss - 1
+    cdef uint64_t m = _band_mask(blk, ss, se)
+    while m:
+        k = _ctz64(m)
+        m &= m - 1
+        run = k - last - 1
+        while run > 15:
+            _put_bits(w, code[0xF0], size[0xF0])
+            run -= 16
+        v = blk[k]
+        n = _nbits(v)
+        sym = (run << 4) | n
+        _put_bits(w, code[sym], size[sym])
+        _put_bits(w, <uint32_t>(v if v >= 0 else v - 1), n)
+        last = k
+    if last < se:
+        _put_bits(w, code[0], size[0])
+
+
+cdef void _optimal_lengths(const int64_t* freq_in, int* length) noexcept nogil:
+    # Code length of each of 256 symbols for one table (T.81 Annex K.2, K.3): repeatedly
+    # merge the two rarest trees, with a reserved symbol 256 so that no real code is all
+    # one-bits; then shorten codes longer than 16 bits and drop the reserved code.
+    cdef int64_t freq[257]
+    cdef int codesize[257]
+    cdef int others[257]
+    cdef int bits[33]
+    cdef int i, j, c1, c2, n
+    cdef int64_t v
+    for i in range(256):
+        freq[i] = freq_in[i]
+        length[i] = 0
+    freq[256] = 1
+    for i in range(257):
+        codesize[i] = 0
+        others[i] = -1
+    while True:
+        # c1: rarest; ties go to the larger symbol, as in the standard's procedure.
+        c1 = -1
+        v = 0
+        for i in range(257):
+            if freq[i] > 0 and (c1 < 0 or freq[i] <= v):
+                v = freq[i]
+                c1 = i
+        c2 = -1
+        v = 0
+        for i in range(257):
+            if freq[i] > 0 and i != c1 and (c2 < 0 or freq[i] <= v):
+                v = freq[i]
+                c2 = i
+        if c2 < 0:
+            break
+        freq[c1] += freq[c2]
+        freq[c2] = 0
+        codesize[c1] += 1
+        while others[c1] >= 0:
+            c1 = others[c1]
+            codesize[c1] += 1
+        others[c1] = c2
+        codesize[c2] += 1
+        while others[c2] >= 0:
+            c2 = others[c2]
+            codesize[c2] += 1
+    for i in range(33):
+        bits[i] = 0
+    for i in range(257):
+        if codesize[i]:
+            bits[codesize[i]] += 1
+    # K.3: move pairs of over-long codes up into a shorter prefix.
+    i = 32
+    while i > 16:
+        while bits[i] > 0:
+            j = i - 2
+            while bits[j] == 0:
+                j -= 1
+            bits[i] -= 2
+            bits[i - 1] += 1
+            bits[j + 1] += 2
+            bits[j] -= 1
+        i -= 1
+    i = 16
+    while bits[i] == 0:
+        i -= 1
+    bits[i] -= 1  # the reserved symbol's code, the longest
+    # Give the lengths back to symbols: shortest codes to the symbols the tree made
+    # shallowest, ties by symbol value (what the standard's sort produces).
+    n = 1
+    for j in range(1, 33):
+        for i in range(256):
+            if codesize[i] == j:
+                while n <= 16 and bits[n] == 0:
+                    n += 1
+                length[i] = n
+                bits[n] -= 1
+
+
+cdef void _codes(const int* length, uint32_t* code, uint8* huffval, int* counts) noexcept nogil:
+    # Canonical codes (T.81 Annex C) from lengths; also the DHT payload (counts, values).
+    cdef int l, s, k = 0
+    cdef uint32_t c = 0
+    for l in range(1, 17):
+        counts[l - 1] = 0
+        for s in range(256):
+            if length[s] == l:
+                code[s] = c
+                c += 1
+                huffval[k] = <uint8>s
+                k += 1
+                counts[l - 1] += 1
+        c <<= 1
+
+
+cdef void _scan_pass(_Scan* sc, _Writer* w, int64_t* dc_freq, int64_t* ac_freq, int64_t* extra,
+                     const uint32_t* codes, const int* sizes, bint emit) noexcept nogil:
+    # One walk over the MCUs in scan order: count symbols (emit=False) or write them.
+    # Tables are indexed [table][symbol]: dc at t * 512, ac at t * 512 + 256.  A band scan
+    # (ss >= 1) has one component with h = v = 1: its MCUs are single blocks.
+    cdef int32_t pred[4]
+    cdef Py_ssize_t mr, mc, n_mcu = 0, total = sc.mcu_rows * sc.mcu_cols
+    cdef int c, a, b, marker = 0, t_dc, t_ac
+    cdef const int16_t* blk
+    for c in range(4):
+        pred[c] = 0
+    for mr in range(sc.mcu_rows):
+        for mc in range(sc.mcu_cols):
+            if emit:
+                # An MCU has at most 10 blocks of at most ~210 coded bytes each, doubled
+                # if every byte were 0xFF and stuffed; plus a restart marker.
+                _reserve(w, 10 * 420 + 16)
+                if w.failed:
+                    return
+            for c in range(sc.n_comp):
+                t_dc = sc.dc_tbl[c]
+                t_ac = sc.ac_tbl[c]
+                for a in range(sc.v[c]):
+                    for b in range(sc.h[c]):
+                        blk = sc.data[c] + ((mr * sc.v[c] + a) * sc.stride[c] + mc * sc.h[c] + b) * 64
+                        if emit:
+                            if sc.ss == 0:
+                                _encode_dc(w, blk, &pred[c], codes + t_dc * 512, sizes + t_dc * 512)
+                            if sc.se > 0:
+                                _encode_ac(w, blk, max(sc.ss, 1), sc.se,
+                                           codes + t_ac * 512 + 256, sizes + t_ac * 512 + 256)
+                        else:
+                            if sc.ss == 0:
+                                _count_dc(blk, &pred[c], dc_freq + t_dc * 256, extra)
+                            if sc.se > 0:
+                                _count_ac(blk, max(sc.ss, 1), sc.se, ac_freq + t_ac * 256, extra)
+            n_mcu += 1
+            if sc.restart > 0 and n_mcu % sc.restart == 0 and n_mcu < total:
+                for c in range(4):
+                    pred[c] = 0
+                if emit:
+                    _flush_bits(w)
+                    w.buf[w.pos] = 0xFF
+                    w.buf[w.pos + 1] = <uint8>(0xD0 + marker)
+                    w.pos += 2
+                    marker = (marker + 1) & 7
+    if emit:
+        _flush_bits(w)
+
+
+def encode_scan(list components, list sampling, list tables, Py_ssize_t restart_interval,
+                bint emit=True, int ss=0, int se=63, tuple blocks=None):
+    """Entropy-code one scan with optimal Huffman tables.
+
+    By default the scan is baseline: interleaved, all 64 coefficients.  For progressive
+    JPEG (first passes only, no successive approximation): ``se=0`` codes the DC of all
+    components, interleaved; ``ss >= 1`` codes the band ``ss..se`` of the one component
+    given, block by block over its ``blocks`` = (rows, cols), the blocks that cover the
+    image (a non-interleaved scan ignores MCU padding; T.81 A.2.2).
+
+    ``components``: int16 (rows, cols, 64) zigzag-order blocks per component, each grid a
+    whole number of MCUs; ``sampling``: (h, v) per component; ``tables``: Huffman table id
+    (0 or 1) per component, for DC and AC alike; ``restart_interval``: MCUs between restart
+    markers (0: none).  Returns (entropy-coded bytes, {(class, id): (counts, values)}) where
+    class 0 is DC and 1 is AC, ready for DHT segments.  With ``emit`` false nothing is
+    written and the first item is instead the exact number of bits of the scan before
+    byte stuffing and restart markers (a quarter of the work: the symbols are counted once).
+    """
+    cdef _Scan sc
+    cdef int n = len(components), c
+    if not 1 <= n <= 4 or len(sampling) != n or len(tables) != n:
+        raise ValueError("need 1..4 components with one sampling pair and table id each")
+    if restart_interval < 0 or restart_interval > 65535:
+        raise ValueError(f"restart interval must be in 0..65535, got {restart_interval}")
+    if not (0 <= ss <= se <= 63) or (ss == 0 and se not in (0, 63)):
+        raise ValueError(f"band must be 0..63, 0..0 or within 1..63, got {ss}..{se}")
+    if ss > 0 and (n != 1 or blocks is None):
+        raise ValueError("an AC band scan takes one component and its block counts")
+    sc.ss = ss
+    sc.se = se
+    sc.n_comp = n
+    sc.restart = restart_interval
+    sc.mcu_cols = sc.mcu_rows = 0
+    cdef int16_t[:, :, ::1] view
+    keep = []
+    for c in range(n):
+        view = components[c]
+        keep.append(view)
+        if view.shape[2] != 64:
+            raise ValueError("blocks must have 64 coefficients")
+        sc.h[c], sc.v[c] = sampling[c]
+        if not 1 <= sc.h[c] <= 4 or not 1 <= sc.v[c] <= 4:
+            raise ValueError(f"sampling factors must be 1..4, got {sampling[c]}")
+        if tables[c] not in (0, 1):
+            raise ValueError(f"table ids must be 0 or 1, got {tables[c]}")
+        sc.dc_tbl[c] = tables[c]
+        sc.ac_tbl[c] = tables[c]
+        sc.stride[c] = view.shape[1]
+        sc.data[c] = &view[0, 0, 0]
+        if view.shape[1] % sc.h[c] or view.shape[0] % sc.v[c]:
+            raise ValueError(f"component {c} grid is not a whole number of MCUs")
+        cols, rows = view.shape[1] // sc.h[c], view.shape[0] // sc.v[c]
+        if c == 0:
+            sc.mcu_cols, sc.mcu_rows = cols, rows
+        elif (cols, rows) != (sc.mcu_cols, sc.mcu_rows):
+            raise ValueError("components disagree on the MCU grid")
+    if ss > 0:
+        rows, cols = blocks
+        if not (1 <= rows <= view.shape[0] and 1 <= cols <= view.shape[1]):
+            raise ValueError(f"blocks {blocks} do not fit the grid ({view.shape[0]}, {view.shape[1]})")
+        sc.h[0] = sc.v[0] = 1
+        sc.mcu_rows, sc.mcu_cols = rows, cols
+    cdef int64_t dc_freq[512]
+    cdef int64_t ac_freq[512]
+    cdef int64_t extra = 0, total_bits = 0
+    cdef int lengths[256]
+    cdef uint32_t codes[1024]
+    cdef int sizes[1024]
+    cdef uint8 huffval[4][256]
+    cdef int counts[4][16]
+    cdef bint used[2]
+    cdef int t, cls, s
+    cdef _Writer w
+    for s in range(512):
+        dc_freq[s] = 0
+        ac_freq[s] = 0
+    for s in range(1024):
+        codes[s] = 0
+        sizes[s] = 0
+    used[0] = used[1] = False
+    for c in range(n):
+        used[sc.dc_tbl[c]] = True
+    cdef bint classes[2]
+    classes[0] = ss == 0
+    classes[1] = se > 0
+    w.buf = <uint8*>malloc(65536)
+    if w.buf == NULL:
+        raise MemoryError()
+    w.cap = 65536
+    w.pos = 0
+    w.acc = 0
+    w.nbits = 0
+    w.failed = False
+    try:
+        with nogil:
+            _scan_pass(&sc, &w, dc_freq, ac_freq, &extra, codes, sizes, False)
+            for t in range(2):
+                if not used[t]:
+                    continue
+                for cls in range(2):
+                    if not classes[cls]:
+                        continue
+                    _optimal_lengths(&dc_freq[t * 256] if cls == 0 else &ac_freq[t * 256], lengths)
+                    _codes(lengths, codes + t * 512 + cls * 256, huffval[t * 2 + cls], counts[t * 2 + cls])
+                    for s in range(256):
+                        sizes[t * 512 + cls * 256 + s] = lengths[s]
+            if emit:
+                _scan_pass(&sc, &w, dc_freq, ac_freq, &extra, codes, sizes, True)
+            else:
+                total_bits = extra
+                for s in range(512):
+                    total_bits += dc_freq[s] * sizes[(s >> 8) * 512 + (s & 255)]
+                    total_bits += ac_freq[s] * sizes[(s >> 8) * 512 + 256 + (s & 255)]
+        if w.failed:
+            raise MemoryError()
+        data = w.buf[:w.pos] if emit else total_bits
+    finally:
+        free(w.buf)
+    specs = {}
+    for t in range(2):
+        if used[t]:
+            for cls in range(2):
+                if not classes[cls]:
+                    continue
+                cnt = [counts[t * 2 + cls][s] for s in range(16)]
+                specs[(cls, t)] = (bytes(cnt), bytes([huffval[t * 2 + cls][s] for s in range(sum(cnt))]))
+    return data, specs
+
+
+def quantize_rd(const float[:, :, ::1] coef, const uint16_t[::1] qtable,
+                const float[:, ::1] weight, double base, double scale,
+                const float[::1] ac_bits, int16_t[:, :, ::1] out):
+    """Rate-distortion quantization of zigzag-order DCT blocks with one table.
+
+    Each AC coefficient takes the level ``n`` that minimizes
+    ``(q * (x - n))**2 + lam * bits(n)``, ``x`` being the coefficient in steps of its
+    table entry ``q``: squared error in pixel units (what PSNR counts) plus the block's
+    price of a bit, ``lam = base + scale * weight[block]``, times the bits the level
+    costs, i.e. its Huffman symbol for the current zero run (``ac_bits[run << 4 | size]``,
+    plus one ZRL symbol per 16 zeros) and its ``size`` magnitude bits.  Levels of one
+    magnitude category cost the same, so the candidates are zero, the rounded level and
+    the largest level of the category below.  The choice is greedy along the block (a zero
+    lengthens the next symbol's run, which it does not price).  ``lam`` 0 is plain
+    rounding; a negative ``weight`` marks a padding block outside the image, of which only
+    the DC is kept.  DC is always rounded.  ``qtable`` is in natural order, as libjpeg
+    keeps it.  Returns the number of nonzero AC levels.
+    """
+    cdef Py_ssize_t nby = coef.shape[0], nbx = coef.shape[1], by, bx, k
+    if coef.shape[2] != 64 or out.shape[2] != 64:
+        raise ValueError("blocks must have 64 coefficients")
+    if out.shape[0] != nby or out.shape[1] != nbx:
+        raise ValueError(f"output grid {out.shape[1]}x{out.shape[0]} != coefficient grid {nbx}x{nby}")
+    if weight.shape[0] != nby or weight.shape[1] != nbx:
+        raise ValueError(f"weight grid {weight.shape[1]}x{weight.shape[0]} != {nbx}x{nby}")
+    if not (base >= 0 and scale >= 0):
+        raise ValueError(f"base and scale must be >= 0, got {base}, {scale}")
+    if qtable.shape[0] != 64:
+        raise ValueError(f"quantization table needs 64 entries, got {qtable.shape[0]}")
+    if ac_bits.shape[0] != 256:
+        raise ValueError(f"ac_bits needs 256 entries (one per AC symbol), got {ac_bits.shape[0]}")
+    for k in range(64):
+        if qtable[k] < 1:
+            raise ValueError("quantization table entries must be >= 1")
+    cdef float inv[64]
+    cdef float q2[64]
+    cdef float half_q[64]  # |coefficient| from which a level rounds away from zero
+    cdef float bits[256]
+    for k in range(64):
+        inv[k] = 1.0 / qtable[_ZIGZAG[k]]
+        half_q[k] = 0.5 * qtable[_ZIGZAG[k]]
+        q2[k] = <float>qtable[_ZIGZAG[k]] * qtable[_ZIGZAG[k]]
+    for k in range(256):
+        bits[k] = ac_bits[k]
+    cdef float x, ax, lb, d, cost, best_cost, zrl = bits[0xF0]
+    cdef int32_t level, n, best, top
+    cdef int size, c, run, last
+    cdef uint64_t mask
+    cdef Py_ssize_t nonzero = 0
+    cdef const float* src
+    cdef int16_t* dst
+    with nogil:
+        for by in range(nby):
+            for bx in range(nbx):
+                lb = weight[by, bx]
+                lb = -1 if lb < 0 else <float>(base + scale * lb)
+                src = &coef[by, bx, 0]
+                dst = &out[by, bx, 0]
+                x = src[0] * inv[0]
+                level = <int32_t>(x + 0.5) if x >= 0 else -<int32_t>(0.5 - x)
+                dst[0] = <int16_t>(-1024 if level < -1024 else (1023 if level > 1023 else level))
+                # Most coefficients round to zero: find the others with a branch-free
+                # sweep, then visit only those (runs are the gaps between them).
+                mask = 0
+                memset(dst + 1, 0, 63 * sizeof(int16_t))
+                mask = _mask_ge(src, half_q) & ~(<uint64_t>1)
+                if lb < 0:
+                    continue
+                last = 0
+                while mask:
+                    k = _ctz64(mask)
+                    mask &= mask - 1
+                    x = src[k] * inv[k]
+                    ax = x if x >= 0 else -x
+                    top = <int32_t>(ax + 0.5)
+                    if top > 1023:
+                        top = 1023
+                    best = top
+                    if lb > 0:
+                        run = <int>k - last - 1
+                        best = 0
+                        best_cost = ax * ax * q2[k]
+                        size = _nbits(top)
+                        # Zero, the rounded level, and the top of the category below:
+                        # going further down never pays in practice and costs time.
+                        for c in range(size - 1 if size > 1 else 1, size + 1):
+                            n = top if c == size else (1 << c) - 1
+                            d = (ax - n) * (ax - n) * q2[k]
+                            cost = d + lb * (bits[((run & 15) << 4) | c] + c + (run >> 4) * zrl)
+                            if cost < best_cost:
+                                best_cost = cost
+                                best = n
+                    if best:
+                        dst[k] = <int16_t>(best if x >= 0 else -best)
+                        last = <int>k
+                        nonzero += 1
+    return nonzero

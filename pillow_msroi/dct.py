@@ -1,0 +1,550 @@
+"""Semantic quantization in the DCT domain (``method="dct"``).
+
+The paper's pixel blend is re-encoded at one quality in the end, which gives the
+favoured region back to plain JPEG's level.  Here the favoured region's quality is set
+directly.  The image is transformed once (libjpeg's colour conversion and downsampling,
+then a float DCT); each pass quantizes all blocks with one *fine* table (a libjpeg
+quality) by rate-distortion choices whose price of a bit grows where the map is low, so
+the blocks the map does not favour drop the coefficients that cost more bits than they
+are worth.  The file stays one standard JPEG (baseline, or progressive on request) with
+optimal Huffman tables, written by the entropy coder in csrc/dct.pxi.
+
+Rate control has two knobs, the table quality and the map's strength (the price of a
+bit in the least favoured blocks).  A pass only quantizes and counts symbols, which
+gives the file size exactly but for byte stuffing, so passes are cheap: a few per image
+find the highest quality that fits at :data:`STRENGTH`, then the next quality up with a
+slightly stronger map is tried to spend the rest, and only the result is written.
+
+The file's structure is taken from Pillow's plain encode of the same image with the
+caller's options, which is needed anyway for the budget: its frame header gives the
+sampling factors (``subsampling``, ``"keep"`` and libjpeg's default resolved as Pillow
+resolves them), component ids and whether it is progressive, its DRI the restart
+interval, and its APPn/COM segments (JFIF with dpi, EXIF, ICC profile, XMP, comment,
+Adobe) are copied verbatim.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import _native, writer
+
+#: Threads for the transform and the quantization (the kernels release the GIL).
+WORKERS = 2
+#: Price of a bit, in units of the squared DC step, in a block the map gives 0.
+STRENGTH = 4.0
+#: A block with map value ``w`` pays ``BASE + strength * (1 - w) ** POWER``.
+POWER = 2.0
+BASE = 0.0
+#: First guess of the table's scale: ``ln scale = G0 + G1 ln scale(quality) + G2 ln bpp``
+#: (bpp of the plain JPEG), fitted on Kodak at qualities 20..85.
+GUESS = (-0.663, 0.903, 0.241)
+#: d ln(size) / d ln(libjpeg table scale), measured on Kodak.
+SCALE_EXPONENT = -1.0
+#: d ln(size) / d ln(strength), measured on Kodak (-0.36 .. -0.42).
+ELASTICITY = -0.4
+#: A file this close under the budget (as a fraction) ends the search.
+TOLERANCE = 0.01
+#: Quality probes steered by the size law before the search falls back to bisection.
+MODEL_PASSES = 5
+#: Passes allowed to fit the next quality up by strengthening the map.
+FILL_PASSES = 2
+#: Written passes allowed to bring the real file under the budget after the search.
+FINAL_PASSES = 4
+#: Byte stuffing (a 0x00 after each 0xFF in the scan), as a fraction of the scan: 0.3 to
+#: 0.6 % on Kodak; the search prices it at the high end.
+STUFFING = 0.006
+
+#: ITU T.81 Annex K.1 luminance and chrominance tables (natural order), which libjpeg
+#: scales by quality.
+_LUMA = np.array(
+    [
+        16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+        14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+        18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+        49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+    ],
+    dtype=np.int64,
+)  # fmt: skip
+_CHROMA = np.array(
+    [17, 18, 24, 47] + [99] * 4 + [18, 21, 26, 66] + [99] * 4
+    + [24, 26, 56] + [99] * 5 + [47, 66] + [99] * 38,
+    dtype=np.int64,
+)
+
+_SOF_BASELINE, _SOF_EXTENDED, _SOF_PROGRESSIVE = 0xC0, 0xC1, 0xC2
+
+
+def _scale(quality: int) -> int:
+    """libjpeg's percentage scaling of the base tables for a quality 1..100."""
+    quality = min(max(int(quality), 1), 100)
+    return 5000 // quality if quality < 50 else 200 - 2 * quality
+
+
+def quant_table(quality: int, chroma: bool) -> np.ndarray:
+    """libjpeg's table at ``quality`` (``jpeg_set_quality`` with baseline limits), natural order."""
+    base = _CHROMA if chroma else _LUMA
+    return np.clip((base * _scale(quality) + 50) // 100, 1, 255).astype(np.uint16)
+
+
+def nominal_step(quality: int, chroma: bool) -> float:
+    """The table's DC step before rounding: it moves smoothly with quality, so prices of
+    bits scaled by it do too (the rounded entry jumps by up to a third at high quality)."""
+    base = _CHROMA if chroma else _LUMA
+    return max(float(base[0]) * _scale(quality) / 100.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Component:
+    ident: int
+    h: int
+    v: int
+    table: int  # quantization (and Huffman) table id
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a plain Pillow JPEG says about the file to write."""
+
+    width: int
+    height: int
+    components: tuple[Component, ...]
+    restart_interval: int
+    progressive: bool
+    segments: bytes  # APPn and COM segments, verbatim and in order
+    adobe_transform: int | None  # APP14 colour transform flag, None without APP14
+    #: Code length of every AC symbol in each AC Huffman table (16 where absent).
+    ac_bits: dict[int, np.ndarray]
+
+
+def parse_header(data: bytes) -> Header:
+    """The frame, restart interval and metadata segments of a JPEG, up to its first scan."""
+    if data[:2] != b"\xff\xd8":
+        msg = "not a JPEG (no SOI marker)"
+        raise ValueError(msg)
+    pos, segments = 2, []
+    frame: tuple[int, int, tuple[Component, ...], bool] | None = None
+    restart, adobe = 0, None
+    ac_bits: dict[int, np.ndarray] = {}
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            msg = f"malformed JPEG header at byte {pos}"
+            raise ValueError(msg)
+        code = data[pos + 1]
+        if code == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        body = data[pos + 4 : pos + 2 + length]
+        if code == 0xDA:
+            break
+        if 0xE0 <= code <= 0xEF or code == 0xFE:
+            segments.append(data[pos : pos + 2 + length])
+            if code == 0xEE and body[:5] == b"Adobe" and len(body) >= 12:
+                adobe = body[11]
+        elif code in (_SOF_BASELINE, _SOF_EXTENDED, _SOF_PROGRESSIVE):
+            height, width, n = struct.unpack(">HHB", body[1:6])
+            comps = tuple(
+                Component(body[6 + 3 * i], body[7 + 3 * i] >> 4, body[7 + 3 * i] & 15, body[8 + 3 * i])
+                for i in range(n)
+            )
+            frame = (width, height, comps, code == _SOF_PROGRESSIVE)
+        elif code == 0xDD:
+            restart = int.from_bytes(body[:2], "big")
+        elif code == 0xC4:
+            ac_bits.update(_huffman_lengths(body))
+        pos += 2 + length
+    if frame is None:
+        msg = "JPEG has no frame header"
+        raise ValueError(msg)
+    width, height, comps, progressive = frame
+    return Header(width, height, comps, restart, progressive, b"".join(segments), adobe, ac_bits)
+
+
+def _huffman_lengths(body: bytes) -> dict[int, np.ndarray]:
+    """Code length per symbol of the AC tables in one DHT segment."""
+    out, pos = {}, 0
+    while pos + 17 <= len(body):
+        tc_th, counts = body[pos], body[pos + 1 : pos + 17]
+        values = body[pos + 17 : pos + 17 + sum(counts)]
+        if tc_th >> 4 == 1:
+            bits = np.full(256, 16.0, dtype=np.float32)
+            bits[list(values)] = np.repeat(np.arange(1, 17), list(counts))
+            out[tc_th & 15] = bits
+        pos += 17 + sum(counts)
+    return out
+
+
+@dataclass(frozen=True)
+class DctEncoded:
+    """A DCT-domain semantic JPEG and how it was made."""
+
+    data: bytes
+    #: Quality of the one quantization table; None when nothing fit and ``data`` is plain.
+    quality: int | None
+    #: Price of a bit where the map is 0, in squared DC steps (0: plain rounding).
+    strength: float
+    budget: int
+    plain_bytes: int
+    #: Quantization + entropy-coding passes the rate control needed.
+    encodes: int
+
+
+def _pixels(im: Image.Image, header: Header) -> tuple[np.ndarray, bool]:
+    """The image as uint8 (H, W, C) and whether its channels go through RGB -> YCbCr."""
+    mode = im.mode
+    n = len(header.components)
+    if mode == "CMYK" or n == 4:
+        msg = "method='dct' does not support CMYK images; use method='blend'"
+        raise ValueError(msg)
+    if mode in ("1", "L"):
+        src = im.convert("L") if mode == "1" else im
+        return np.asarray(src)[:, :, None], False
+    arr = np.asarray(im)
+    # Pillow hands RGB(X) to libjpeg to convert, except with keep_rgb (an Adobe marker
+    # with transform 0); YCbCr images are written as they are.
+    return arr, mode in ("RGB", "RGBX") and header.adobe_transform != 0
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One scan of the file: which components, which band of coefficients."""
+
+    components: tuple[int, ...]  # indices into the frame's components
+    ss: int = 0
+    se: int = 63
+
+
+def progressive_script(n_components: int) -> tuple[Scan, ...]:
+    """Spectral selection without successive approximation (libjpeg's default bands):
+    the DC of all components, then the AC bands one component at a time, the first few
+    luma frequencies early so that a partial file already shows the picture."""
+    if n_components == 1:
+        return (Scan((0,), 0, 0), Scan((0,), 1, 5), Scan((0,), 6, 63))
+    chroma = tuple(Scan((k,), 1, 63) for k in range(1, n_components))
+    return (Scan(tuple(range(n_components)), 0, 0), Scan((0,), 1, 5), *chroma, Scan((0,), 6, 63))
+
+
+class _Prepared:
+    """The coefficients of one image, ready to be quantized again and again."""
+
+    def __init__(
+        self, im: Image.Image, small: np.ndarray, header: Header, pool: ThreadPoolExecutor | None = None
+    ) -> None:
+        pixels, to_ycbcr = _pixels(im, header)
+        self.header = header
+        self.pool = pool
+        comps = header.components
+        hmax = max(c.h for c in comps)
+        vmax = max(c.v for c in comps)
+        w, h = header.width, header.height
+        mcu_w, mcu_h = 8 * hmax, 8 * vmax
+        pad_w, pad_h = _ceil_div(w, mcu_w) * mcu_w, _ceil_div(h, mcu_h) * mcu_h
+        planes = _native.color_planes(pixels, pad_h, pad_w, len(comps), to_ycbcr)
+        # Map means over 8x8 pixel blocks, computed once; coarser blocks of subsampled
+        # components are pixel-weighted means of these.
+        fine = _native.block_means(small, h, w, 8, 8, pad_h // 8, pad_w // 8)
+        rows_in = np.clip(h - 8 * np.arange(pad_h // 8), 0, 8)
+        cols_in = np.clip(w - 8 * np.arange(pad_w // 8), 0, 8)
+        counts = np.outer(rows_in, cols_in).astype(np.float64)
+        factors = [(hmax // c.h, vmax // c.v) for c in comps]
+        if any(fh * c.h != hmax or fv * c.v != vmax for (fh, fv), c in zip(factors, comps)):
+            msg = f"sampling factors {[(c.h, c.v) for c in comps]} are not integer ratios"
+            raise ValueError(msg)
+
+        def transform(k: int) -> np.ndarray:
+            fh, fv = factors[k]
+            return _native.forward_dct(planes[k] if fh == fv == 1 else _native.downsample(planes[k], fh, fv))
+
+        self.coefs = self._map(transform, range(len(comps)))
+        self.weights = [block_weights(_coarsen(fine, counts, fv, fh)) for fh, fv in factors]
+        self.tables = [min(c.table, 1) for c in comps]
+        self.out = [np.empty(c.shape, dtype=np.int16) for c in self.coefs]
+        self.quality = 0
+        self.state: tuple[int, float] | None = None  # what ``out`` holds
+        n = len(comps)
+        self.script = progressive_script(n) if header.progressive else (Scan(tuple(range(n))),)
+        # Blocks that cover the image, per component: what a one-component scan codes.
+        self.blocks = [
+            (_ceil_div(_ceil_div(h * c.v, vmax), 8), _ceil_div(_ceil_div(w * c.h, hmax), 8)) for c in comps
+        ]
+
+    def _map(self, fn: Callable[[int], Any], items: Any) -> list[Any]:
+        # The kernels release the GIL, so a second thread takes half of the work.
+        if self.pool is None:
+            return [fn(k) for k in items]
+        return list(self.pool.map(fn, items))
+
+    def quantize(self, quality: int, strength: float) -> None:
+        """Levels of every block for one table quality and map strength (kept for ``write``)."""
+        if (quality, strength) == self.state:
+            return
+        self.quality, self.state = quality, (quality, strength)
+        args = []
+        for table in self.tables:
+            step2 = nominal_step(quality, chroma=table == 1) ** 2
+            bits = self.header.ac_bits.get(table, _FLAT_BITS)
+            args.append((quant_table(quality, chroma=table == 1), step2 * BASE, step2 * strength, bits))
+
+        def half(part: int) -> None:
+            for coef, weight, out, (qt, base, scale, bits) in zip(self.coefs, self.weights, self.out, args):
+                rows = slice(0, len(coef) // 2) if part == 0 else slice(len(coef) // 2, len(coef))
+                if rows.start < rows.stop:
+                    _native.quantize_rd(coef[rows], qt, weight[rows], base, scale, bits, out[rows])
+
+        self._map(half, (0, 1))
+
+    def _scans(self, emit: bool) -> list[tuple[Any, dict[tuple[int, int], tuple[bytes, bytes]]]]:
+        hd = self.header
+        out = []
+        for scan in self.script:
+            comps = [hd.components[k] for k in scan.components]
+            one = len(scan.components) == 1
+            out.append(
+                _native.encode_scan(
+                    [self.out[k] for k in scan.components],
+                    [(1, 1) if one else (c.h, c.v) for c in comps],
+                    [self.tables[k] for k in scan.components],
+                    hd.restart_interval,
+                    emit,
+                    scan.ss,
+                    scan.se,
+                    self.blocks[scan.components[0]] if one else None,
+                )
+            )
+        return out
+
+    def _units(self, scan: Scan) -> int:
+        """MCUs of a scan: blocks of its component alone, or the interleaved MCU grid."""
+        if len(scan.components) == 1:
+            rows, cols = self.blocks[scan.components[0]]
+            return rows * cols
+        c0 = self.header.components[0]
+        rows, cols = self.out[0].shape[:2]
+        return (rows // c0.v) * (cols // c0.h)
+
+    def estimate(self, quality: int, strength: float) -> int:
+        """File size for one table quality and strength, from counted symbols: exact but for
+        byte stuffing (priced at ``STUFFING``) and the padding before restart markers."""
+        self.quantize(quality, strength)
+        counted = self._scans(emit=False)
+        interval = self.header.restart_interval
+        size = len(self._assemble([(b"", huffman) for _, huffman in counted]))
+        for scan, (bits, _) in zip(self.script, counted):
+            restarts = (self._units(scan) - 1) // interval if interval else 0
+            # A marker is 2 bytes after 0..7 padding bits (a little more with stuffing).
+            size += math.ceil(bits / 8 * (1.0 + STUFFING) + 2.6 * restarts)
+        return size
+
+    def write(self) -> bytes:
+        """The JPEG file of the levels of the last ``quantize``."""
+        return self._assemble(self._scans(emit=True))
+
+    def encode(self, quality: int, strength: float) -> bytes:
+        """The JPEG file for one table quality and map strength."""
+        self.quantize(quality, strength)
+        return self.write()
+
+    def _assemble(self, scans: list[tuple[Any, dict[tuple[int, int], tuple[bytes, bytes]]]]) -> bytes:
+        tables = {t: quant_table(self.quality, chroma=t == 1) for t in set(self.tables)}
+        return _assemble(self.header, tables, self.tables, list(zip(self.script, scans)))
+
+
+_FLAT_BITS = np.full(256, 8.0, dtype=np.float32)
+
+
+def _coarsen(means: np.ndarray, counts: np.ndarray, fv: int, fh: int) -> np.ndarray:
+    """Means over blocks of ``fv`` x ``fh`` fine blocks, weighted by pixels inside the image."""
+    if fv == fh == 1:
+        return means
+    rows, cols = means.shape[0] // fv, means.shape[1] // fh
+    total = (np.maximum(means, 0) * counts).reshape(rows, fv, cols, fh).sum(axis=(1, 3))
+    n = counts.reshape(rows, fv, cols, fh).sum(axis=(1, 3))
+    return np.where(n > 0, total / np.where(n > 0, n, 1.0), -1.0).astype(np.float32)
+
+
+def block_weights(means: np.ndarray) -> np.ndarray:
+    """How little each block matters, from its map mean: the price of a bit there is
+    ``step**2 * (BASE + strength * weight)``.  -1 (padding block) stays -1."""
+    weight = (1.0 - np.clip(means, 0.0, 1.0)) ** POWER
+    return np.where(means < 0, -1.0, weight).astype(np.float32)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _segment(code: int, body: bytes) -> bytes:
+    return bytes((0xFF, code)) + struct.pack(">H", len(body) + 2) + body
+
+
+def _assemble(
+    hd: Header,
+    qtables: dict[int, np.ndarray],
+    table_ids: list[int],
+    scans: list[tuple[Scan, tuple[bytes, dict[tuple[int, int], tuple[bytes, bytes]]]]],
+) -> bytes:
+    """The file: the caller's APPn/COM segments, one DQT, the frame, then per scan its
+    Huffman tables, header and data."""
+    dqt = b"".join(
+        bytes([t]) + qtables[t][_native.ZIGZAG].astype(np.uint8).tobytes() for t in sorted(qtables)
+    )
+    sof = struct.pack(">BHHB", 8, hd.height, hd.width, len(hd.components)) + b"".join(
+        bytes((c.ident, (c.h << 4) | c.v, t)) for c, t in zip(hd.components, table_ids)
+    )
+    code = _SOF_PROGRESSIVE if hd.progressive else _SOF_BASELINE
+    parts = [b"\xff\xd8", hd.segments, _segment(0xDB, dqt), _segment(code, sof)]
+    if hd.restart_interval:
+        parts.append(_segment(0xDD, struct.pack(">H", hd.restart_interval)))
+    for scan, (data, huffman) in scans:
+        dht = b"".join(
+            bytes([(cls << 4) | t]) + counts + values for (cls, t), (counts, values) in sorted(huffman.items())
+        )
+        sos = bytes([len(scan.components)])
+        sos += b"".join(
+            bytes((hd.components[k].ident, (table_ids[k] << 4) | table_ids[k])) for k in scan.components
+        )
+        parts += [_segment(0xC4, dht), _segment(0xDA, sos + bytes((scan.ss, scan.se, 0))), data]
+    parts.append(b"\xff\xd9")
+    return b"".join(parts)
+
+
+def encode_dct(
+    im: Image.Image,
+    small: np.ndarray,
+    quality: int,
+    slack: float,
+    jpeg: dict[str, Any],
+    strength: float = STRENGTH,
+) -> DctEncoded:
+    """Semantic JPEG of ``im`` made in the DCT domain, never larger than Pillow's plain
+    JPEG at ``quality`` with the options ``jpeg`` times ``1 + slack``.
+
+    ``im`` is a private view (:func:`writer.view`), ``small`` the normalized float32 map
+    (any size up to the image's), ``jpeg`` the caller's Pillow options with subsampling
+    resolved.  The file is baseline unless the caller asks for ``progressive``.
+    """
+    if im.mode == "CMYK":
+        msg = "method='dct' does not support CMYK images; use method='blend'"
+        raise ValueError(msg)
+    if jpeg.get("streamtype", 0):
+        msg = "method='dct' writes complete JPEG files only (no streamtype); use method='blend'"
+        raise ValueError(msg)
+    plain = writer.write(im, {**jpeg, "quality": quality})
+    limit = math.floor(len(plain) * (1.0 + slack))
+    header = parse_header(plain)
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="msroi-dct") as pool:
+        prepared = _Prepared(im, np.ascontiguousarray(small, dtype=np.float32), header, pool)
+        return _rate_control(prepared, plain, limit, quality, strength)
+
+
+def _rate_control(prepared: _Prepared, plain: bytes, limit: int, quality: int, strength: float) -> DctEncoded:
+    h = prepared.header
+    guess = _first_guess(quality, 8 * len(plain) / (h.width * h.height))
+    fit = _fit(prepared.estimate, limit, guess, strength)
+    passes = fit.passes
+    if fit.quality is None:
+        return DctEncoded(plain, None, strength, limit, len(plain), passes)
+    # The search priced byte stuffing; the real file may still be a little larger, which
+    # a slightly stronger map takes back.
+    q, s = fit.quality, fit.strength
+    for _ in range(FINAL_PASSES):
+        prepared.quantize(q, s)
+        data = prepared.write()
+        passes += 1
+        if len(data) <= limit:
+            return DctEncoded(data, q, s, limit, len(plain), passes)
+        s = max(s, 0.1) * (len(data) / limit * (1.0 + TOLERANCE / 4)) ** (1.0 / -ELASTICITY)
+    return DctEncoded(plain, None, strength, limit, len(plain), passes)
+
+
+def _first_guess(quality: int, bits_per_pixel: float) -> int:
+    """Typical final table quality at the default strength, from the caller's quality and
+    how many bits per pixel plain JPEG spends there (Kodak fit, within ~1 quality)."""
+    g0, g1, g2 = GUESS
+    log_scale = g0 + g1 * math.log(_law_scale(quality)) + g2 * math.log(max(bits_per_pixel, 1e-3))
+    return min(100, max(quality, round(_quality_at(math.exp(log_scale)))))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    size: int | None  # estimated
+    quality: int | None
+    strength: float
+    passes: int
+
+
+def _law_scale(quality: int) -> int:
+    """libjpeg's scale for the size law: Q100's 0 acts as 1 (all table entries are 1)."""
+    return max(_scale(quality), 1)
+
+
+def _quality_at(scale: float) -> float:
+    """Inverse of libjpeg's quality -> scale mapping, continuous."""
+    return 5000.0 / scale if scale > 100.0 else (200.0 - scale) / 2.0
+
+
+def _fit(size_of: Callable[[int, float], int], limit: int, guess: int, strength: float) -> _Fit:
+    """The largest file within ``limit`` over table quality and map strength, in few passes.
+
+    First the highest table quality that fits at ``strength``: file size goes nearly as
+    ``scale ** SCALE_EXPONENT`` (``scale``: libjpeg's table scaling of the quality), so
+    each probe is steered by that law, calibrated on the nearest probes.  A quality step
+    is several percent of the file; what is left of the budget then goes to the next
+    quality up with a stronger map (size ~ ``strength ** ELASTICITY``, the exponent
+    re-measured after a miss).  Steered probes are limited to ``MODEL_PASSES``, then the
+    quality search bisects, so any image ends within ``MODEL_PASSES + 7 + FILL_PASSES``.
+    """
+    lo, hi = 0, 101
+    sizes: dict[int, int] = {}
+    passes, probe = 0, guess
+    while True:
+        size = size_of(probe, strength)
+        passes += 1
+        sizes[probe] = size
+        if size <= limit:
+            lo = probe
+        else:
+            hi = probe
+        if hi - lo <= 1 or (lo == probe and size >= limit * (1.0 - TOLERANCE)):
+            break
+        if passes >= MODEL_PASSES:
+            probe = (lo + hi) // 2
+            continue
+        below = max((q for q in sizes if q <= lo), default=None)
+        above = min((q for q in sizes if q >= hi), default=None)
+        exponent = SCALE_EXPONENT
+        if below is not None and above is not None and sizes[above] > sizes[below]:
+            span = math.log(_law_scale(above) / _law_scale(below))
+            exponent = math.log(sizes[above] / sizes[below]) / span if span < 0 else SCALE_EXPONENT
+        aim = limit * (1.0 - TOLERANCE / 2) / size
+        target = math.floor(_quality_at(_law_scale(probe) * aim ** (1.0 / exponent)))
+        if lo >= 1 and target <= lo and strength > 0:
+            break  # lo + 1 should not fit: the fill below tries it with a stronger map
+        probe = min(max(target, lo + 1), hi - 1)
+    if lo < 1:
+        return _Fit(None, None, strength, passes)
+    best = _Fit(sizes[lo], lo, strength, passes)
+    if lo == 100 or strength <= 0 or sizes[lo] >= limit * (1.0 - TOLERANCE):
+        return best
+    # Size of lo + 1 at the caller's strength: measured, or predicted by the size law.
+    over = sizes.get(lo + 1) or sizes[lo] * (_law_scale(lo + 1) / _law_scale(lo)) ** SCALE_EXPONENT
+    elasticity, s_prev, size_prev = ELASTICITY, strength, over
+    for _ in range(FILL_PASSES):
+        s_next = s_prev * (limit * (1.0 - TOLERANCE / 2) / size_prev) ** (1.0 / elasticity)
+        size = size_of(lo + 1, s_next)
+        passes += 1
+        if size <= limit:
+            return _Fit(size, lo + 1, s_next, passes)
+        if size < size_prev:
+            elasticity = math.log(size / size_prev) / math.log(s_next / s_prev)
+        s_prev, size_prev = s_next, size
+    return _Fit(best.size, best.quality, best.strength, passes)

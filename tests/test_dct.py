@@ -1,0 +1,403 @@
+"""The DCT-domain method: kernels against numpy/scipy restatements, then whole files."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+
+import numpy as np
+import pytest
+from imaging import centred_map, markers, synthetic_rgb
+from PIL import Image, ImageCms, JpegImagePlugin
+from scipy.fft import dctn, idctn
+from skimage import data as skdata
+
+from pillow_msroi import _native, dct, maps, writer
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def encode(im: Image.Image, quality: int = 50, slack: float = 0.0, map_=None, **jpeg) -> dct.DctEncoded:
+    small = maps.prepare(centred_map(16, 12) if map_ is None else map_, *im.size)
+    return dct.encode_dct(writer.view(im), small, quality, slack, {"subsampling": -1, **jpeg})
+
+
+def plain(im: Image.Image, quality: int, **jpeg) -> bytes:
+    return writer.write(writer.view(im), {"subsampling": -1, **jpeg, "quality": quality})
+
+
+def decode(data: bytes) -> Image.Image:
+    out = Image.open(io.BytesIO(data))
+    out.load()
+    return out
+
+
+def libjpeg_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """jccolor.c's integer RGB -> YCbCr, restated in numpy."""
+
+    def fix(x: float) -> int:
+        return int(x * 65536 + 0.5)
+
+    r, g, b = (rgb[..., k].astype(np.int64) for k in range(3))
+    half, off = 1 << 15, 128 << 16
+    y = (fix(0.299) * r + fix(0.587) * g + fix(0.114) * b + half) >> 16
+    cb = (-fix(0.16874) * r - fix(0.33126) * g + fix(0.5) * b + off + half - 1) >> 16
+    cr = (fix(0.5) * r - fix(0.41869) * g - fix(0.08131) * b + off + half - 1) >> 16
+    return np.stack([y, cb, cr]).astype(np.uint8)
+
+
+def blocks_of(plane: np.ndarray) -> np.ndarray:
+    h, w = plane.shape
+    return plane.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+def test_color_planes_are_libjpeg_ycbcr_and_match_pillow_within_one():
+    rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    got = _native.color_planes(rgb, 37, 53, 3, True)
+    np.testing.assert_array_equal(got, libjpeg_ycbcr(rgb))
+    pillow = np.asarray(Image.fromarray(rgb).convert("YCbCr")).transpose(2, 0, 1).astype(int)
+    assert np.abs(got.astype(int) - pillow).max() <= 1
+
+
+def test_color_planes_pad_by_edge_replication_and_copy_channels():
+    rgbx = np.random.default_rng(1).integers(0, 256, (5, 7, 4), dtype=np.uint8)
+    got = _native.color_planes(rgbx, 16, 16, 3, False)
+    padded = np.pad(rgbx[..., :3], ((0, 11), (0, 9), (0, 0)), mode="edge")
+    np.testing.assert_array_equal(got, padded.transpose(2, 0, 1))
+    ycc = _native.color_planes(rgbx, 8, 8, 3, True)
+    np.testing.assert_array_equal(ycc[:, :5, :7], libjpeg_ycbcr(rgbx))
+    with pytest.raises(ValueError, match="smaller than the image"):
+        _native.color_planes(rgbx, 4, 8, 3, True)
+    with pytest.raises(ValueError, match="3\\+ input channels"):
+        _native.color_planes(rgbx[..., :1].copy(), 8, 8, 3, True)
+
+
+@pytest.mark.parametrize(("fh", "fv"), [(2, 2), (2, 1), (1, 2), (4, 1), (1, 1)])
+def test_downsample_matches_numpy_restatement(fh, fv):
+    plane = np.random.default_rng(fh * 10 + fv).integers(0, 256, (16, 24), dtype=np.uint8)
+    boxes = plane.reshape(16 // fv, fv, 24 // fh, fh).astype(np.int64).sum(axis=(1, 3))
+    if (fh, fv) == (2, 2):  # libjpeg h2v2: bias 1, 2, 1, 2, ... along each row
+        bias = np.tile([1, 2], boxes.shape[1] // 2)[None, :]
+        expected = (boxes + bias) >> 2
+    elif (fh, fv) == (2, 1):  # libjpeg h2v1: bias 0, 1, 0, 1, ...
+        bias = np.tile([0, 1], boxes.shape[1] // 2)[None, :]
+        expected = (boxes + bias) >> 1
+    else:
+        n = fh * fv
+        expected = (boxes + n // 2) // n
+    np.testing.assert_array_equal(_native.downsample(plane, fh, fv), expected)
+
+
+def test_downsample_rejects_ragged_planes():
+    with pytest.raises(ValueError, match="multiple"):
+        _native.downsample(np.zeros((5, 8), np.uint8), 2, 2)
+
+
+def test_forward_dct_matches_scipy_in_zigzag_order():
+    plane = np.random.default_rng(2).integers(0, 256, (24, 40), dtype=np.uint8)
+    got = _native.forward_dct(plane)
+    ref = dctn(blocks_of(plane).astype(np.float64) - 128, axes=(2, 3), norm="ortho").reshape(3, 5, 64)
+    assert got.shape == (3, 5, 64) and got.dtype == np.float32
+    np.testing.assert_allclose(got, ref[:, :, _native.ZIGZAG], atol=2e-3)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        _native.forward_dct(np.zeros((8, 12), np.uint8))
+
+
+def test_zigzag_is_a_permutation_walking_antidiagonals():
+    zz = _native.ZIGZAG
+    assert sorted(zz) == list(range(64))
+    diag = [(k // 8) + (k % 8) for k in zz]
+    assert diag == sorted(diag)
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "bh", "bw"), [(37, 53, 8, 8), (37, 53, 16, 16), (64, 48, 8, 16), (5, 3, 8, 8)]
+)
+def test_block_means_match_the_stretched_map(h, w, bh, bw):
+    small = np.random.default_rng(h).random((4, 6), dtype=np.float32)
+    rows, cols = -(-h // bh) + 1, -(-w // bw)  # one row of blocks wholly outside the image
+    got = _native.block_means(small, h, w, bh, bw, rows, cols)
+    full = np.asarray(_native.upsample_bilinear(small, h, w), dtype=np.float64)
+    for i in range(rows):
+        for j in range(cols):
+            part = full[i * bh : (i + 1) * bh, j * bw : (j + 1) * bw]
+            if part.size:
+                assert got[i, j] == pytest.approx(part.mean(), abs=1e-5)
+            else:
+                assert got[i, j] == -1
+
+
+def test_coarsened_means_weigh_pixels_inside_the_image():
+    small = np.random.default_rng(5).random((3, 3), dtype=np.float32)
+    h, w = 21, 27  # 4:2:0: 16x16 chroma blocks over a 32x32 padded grid
+    fine = _native.block_means(small, h, w, 8, 8, 4, 4)
+    counts = np.outer(np.clip(h - 8 * np.arange(4), 0, 8), np.clip(w - 8 * np.arange(4), 0, 8)).astype(float)
+    direct = _native.block_means(small, h, w, 16, 16, 2, 2)
+    np.testing.assert_allclose(dct._coarsen(fine, counts, 2, 2), direct, atol=1e-5)
+
+
+def quantize(coef, table, weight, base=0.0, scale=0.0, bits=None):
+    out = np.empty(coef.shape, np.int16)
+    bits = np.full(256, 8.0, np.float32) if bits is None else bits
+    n = _native.quantize_rd(coef, table, weight, base, scale, bits, out)
+    return out, n
+
+
+def test_quantize_without_price_rounds_to_nearest():
+    rng = np.random.default_rng(3)
+    coef = (rng.normal(0, 60, (4, 5, 64)) * rng.random(64) ** 3).astype(np.float32)
+    table = dct.quant_table(75, chroma=False)
+    out, n = quantize(coef, table, np.zeros((4, 5), np.float32))
+    expected = np.clip(np.round(coef / table[_native.ZIGZAG]), -1024, 1023)
+    np.testing.assert_array_equal(out, expected)
+    assert n == np.count_nonzero(expected[:, :, 1:])
+
+
+def test_quantize_prices_bits_in_squared_error():
+    rng = np.random.default_rng(4)
+    coef = (rng.normal(0, 80, (6, 6, 64)) * rng.random(64) ** 2).astype(np.float32)
+    table = dct.quant_table(90, chroma=False)
+    step = table[_native.ZIGZAG].astype(np.float64)
+    rounded, n0 = quantize(coef, table, np.zeros((6, 6), np.float32))
+    weight = np.linspace(0, 1, 36, dtype=np.float32).reshape(6, 6)
+    priced, n1 = quantize(coef, table, weight, scale=40.0)
+    assert n1 < n0
+    np.testing.assert_array_equal(priced[:, :, 0], rounded[:, :, 0])  # DC is never priced
+    np.testing.assert_array_equal(priced[0, 0], rounded[0, 0])  # weight 0: plain rounding
+    # Levels only move toward zero, to zero or to the top of the category below.
+    a, b = np.abs(priced.astype(int)), np.abs(rounded.astype(int))
+    below = (1 << np.maximum(np.ceil(np.log2(b + 1)).astype(int) - 1, 0)) - 1
+    assert np.all((a == b) | (a == 0) | (a == below))
+    assert np.all(np.sign(priced) * np.sign(rounded) >= 0)
+    # A dearer bit never adds error back: the squared error grows with the price.
+    errors = []
+    for scale in (0.0, 10.0, 100.0, 1000.0):
+        levels, _ = quantize(coef, table, np.ones((6, 6), np.float32), scale=scale)
+        errors.append(float((((levels - coef / step) * step) ** 2).sum()))
+    assert errors == sorted(errors)
+
+
+def test_quantize_keeps_only_dc_of_padding_blocks():
+    coef = np.random.default_rng(6).normal(0, 50, (2, 2, 64)).astype(np.float32)
+    weight = np.array([[0, -1], [-1, 0]], np.float32)
+    out, _ = quantize(coef, dct.quant_table(50, chroma=False), weight)
+    assert not out[0, 1, 1:].any() and not out[1, 0, 1:].any() and out[0, 0, 1:].any()
+    with pytest.raises(ValueError, match="weight grid"):
+        quantize(coef, dct.quant_table(50, chroma=False), np.zeros((3, 2), np.float32))
+
+
+@pytest.mark.parametrize("quality", [1, 10, 25, 50, 51, 75, 95, 100])
+def test_quant_tables_are_libjpegs(quality):
+    im = Image.fromarray(skdata.coffee()).resize((64, 48))
+    qt = decode(plain(im, quality)).quantization  # natural order, as Pillow reports it
+    assert list(qt[0]) == list(dct.quant_table(quality, chroma=False))
+    assert list(qt[1]) == list(dct.quant_table(quality, chroma=True))
+
+
+def huffman_lengths(counts: bytes) -> list[int]:
+    return [n + 1 for n, c in enumerate(counts) for _ in range(c)]
+
+
+def test_huffman_tables_are_complete_prefix_codes_no_longer_than_16_bits():
+    # Geometric frequencies would give a 30-bit optimal code: Annex K.3 must cut it.
+    levels = np.zeros((1, 1, 64), np.int16)
+    grids = []
+    for k in range(1, 25):
+        g = np.zeros((1 << min(k, 16), 1, 64), np.int16)
+        g[:, :, k] = 1 if k % 2 else -1
+        grids.append(g)
+    levels = np.concatenate(grids + [levels])
+    data, specs = _native.encode_scan([levels], [(1, 1)], [0], 0)
+    for counts, values in specs.values():
+        lengths = huffman_lengths(counts)
+        assert len(values) == len(lengths) == len(set(values))
+        assert max(lengths) <= 16
+        assert sum(2.0**-n for n in lengths) < 1.0  # the all-ones code stays unused
+    bits, _ = _native.encode_scan([levels], [(1, 1)], [0], 0, False)
+    stuffed = data.count(b"\xff\x00")
+    assert len(data) - stuffed == -(-bits // 8)
+
+
+def reconstruct(levels: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Pixels a float decoder makes from zigzag levels (numpy/scipy restatement)."""
+    natural = np.empty_like(levels, dtype=np.float64)
+    natural[..., _native.ZIGZAG] = levels * table[_native.ZIGZAG]
+    rows, cols = levels.shape[:2]
+    px = idctn(natural.reshape(rows, cols, 8, 8), axes=(2, 3), norm="ortho") + 128
+    return px.transpose(0, 2, 1, 3).reshape(rows * 8, cols * 8)
+
+
+@pytest.mark.parametrize("restart", [0, 1, 5])
+def test_scan_decodes_in_pillow_to_the_coefficients_written(restart):
+    rng = np.random.default_rng(restart)
+    gray = Image.fromarray(rng.integers(0, 256, (24, 32), dtype=np.uint8))
+    header = dct.parse_header(plain(gray, 80, restart_marker_blocks=restart) if restart else plain(gray, 80))
+    assert header.restart_interval == restart
+    coef = _native.forward_dct(np.asarray(gray))
+    table = dct.quant_table(80, chroma=False)
+    levels, _ = quantize(coef, table, np.zeros((3, 4), np.float32))
+    scan, huffman = _native.encode_scan([levels], [(1, 1)], [0], restart)
+    data = dct._assemble(header, {0: table}, [0], [(dct.Scan((0,)), (scan, huffman))])
+    rst = sum(data.count(bytes((0xFF, 0xD0 + k))) for k in range(8))
+    assert rst == ((12 - 1) // restart if restart else 0)  # between the 12 MCUs, not after the last
+    decoded = np.asarray(decode(data), dtype=np.float64)
+    assert np.abs(decoded - np.clip(reconstruct(levels, table), 0, 255)).max() <= 2
+
+
+# ----------------------------------------------------------------------------- whole files
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> Image.Image:
+    return Image.fromarray(skdata.astronaut()).resize((256, 256))
+
+
+@pytest.mark.parametrize("quality", [1, 5, 20, 40, 50, 60, 75, 90, 95, 100])
+def test_budget_is_never_exceeded(astronaut, quality):
+    for im in (astronaut, synthetic_rgb(97, 61, seed=quality)):
+        result = encode(im, quality)
+        assert result.plain_bytes == len(plain(im, quality))
+        assert result.budget == result.plain_bytes
+        assert len(result.data) <= result.budget
+        assert result.encodes <= dct.MODEL_PASSES + 7 + dct.FILL_PASSES + dct.FINAL_PASSES
+        decode(result.data)
+
+
+def test_slack_scales_the_budget(astronaut):
+    tight = encode(astronaut, 50)
+    loose = encode(astronaut, 50, slack=0.2)
+    assert loose.budget == int(tight.plain_bytes * 1.2)
+    assert len(tight.data) <= tight.budget < len(loose.data) <= loose.budget
+
+
+def test_budget_is_nearly_spent(astronaut):
+    result = encode(astronaut, 50)
+    assert result.quality is not None and result.quality > 50
+    assert len(result.data) >= 0.97 * result.budget
+
+
+@pytest.mark.parametrize(
+    ("mode", "decoded_mode"), [("RGB", "RGB"), ("RGBX", "RGB"), ("YCbCr", "RGB"), ("L", "L"), ("1", "L")]
+)
+@pytest.mark.parametrize("size", [(1, 1), (7, 9), (33, 17), (160, 120)])
+def test_modes_and_sizes_decode_as_baseline(mode, decoded_mode, size):
+    im = synthetic_rgb(*size, seed=size[0]).convert(mode)
+    result = encode(im, 75)
+    assert len(result.data) <= result.budget
+    codes = markers(result.data)
+    assert 0xC0 in codes and 0xC2 not in codes and 0xC1 not in codes
+    out = decode(result.data)
+    assert out.format == "JPEG" and out.size == size and out.mode == decoded_mode
+    assert out.mode == decode(plain(im, 75)).mode
+
+
+def test_favoured_region_beats_plain_jpeg_at_equal_bytes(astronaut):
+    im = Image.fromarray(skdata.astronaut())
+    h, w = im.height, im.width
+    yy, xx = np.mgrid[0:h, 0:w] + 0.5
+    full = np.exp(-(((xx - w / 2) / (w / 5)) ** 2 + ((yy - h / 2) / (h / 5)) ** 2) / 2)
+    roi = full >= np.quantile(full, 0.8)
+    result = encode(im, 50, map_=full[::16, ::16])
+    src = np.asarray(im)
+    ours = np.asarray(decode(result.data))
+    ref = np.asarray(decode(plain(im, 50)))
+    assert len(result.data) <= len(plain(im, 50))
+    assert psnr(src[roi], ours[roi]) > psnr(src[roi], ref[roi]) + 1.5
+    assert psnr(src[~roi], ours[~roi]) > psnr(src[~roi], ref[~roi]) - 3.0
+
+
+def test_flat_map_is_plain_rd_quantization(astronaut):
+    # A constant map gives every block the same price: still a valid, budgeted file.
+    result = encode(astronaut, 50, map_=np.ones((4, 4)))
+    assert len(result.data) <= result.budget and result.quality is not None
+
+
+@pytest.mark.parametrize(
+    ("subsampling", "factors"), [(0, (1, 1)), (1, (2, 1)), (2, (2, 2)), ("4:2:0", (2, 2)), (-1, (2, 2))]
+)
+def test_subsampling_follows_the_caller(astronaut, subsampling, factors):
+    result = encode(astronaut, 60, subsampling=subsampling)
+    header = dct.parse_header(result.data)
+    assert (header.components[0].h, header.components[0].v) == factors
+    assert all((c.h, c.v) == (1, 1) for c in header.components[1:])
+    assert JpegImagePlugin.get_sampling(decode(result.data)) == JpegImagePlugin.get_sampling(
+        decode(plain(astronaut, 60, subsampling=subsampling))
+    )
+
+
+def test_metadata_and_options_pass_through(astronaut):
+    exif = Image.Exif()
+    exif[0x010E] = "a description"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    options = {"exif": exif.tobytes(), "icc_profile": icc, "dpi": (300, 300), "comment": b"hello"}
+    result = encode(astronaut, 50, **options)
+    out = decode(result.data)
+    ref = decode(plain(astronaut, 50, **options))
+    assert out.info["icc_profile"] == icc
+    assert out.getexif()[0x010E] == "a description"
+    assert out.info["dpi"] == ref.info["dpi"]
+    assert out.info["comment"] == b"hello"
+    assert len(result.data) <= result.budget
+
+
+@pytest.mark.parametrize("option", [{"restart_marker_blocks": 3}, {"restart_marker_rows": 1}])
+def test_restart_markers_pass_through(astronaut, option):
+    result = encode(astronaut, 50, **option)
+    expected = dct.parse_header(plain(astronaut, 50, **option)).restart_interval
+    assert expected > 0 and dct.parse_header(result.data).restart_interval == expected
+    assert 0xDD in markers(result.data)
+    assert b"\xff\xd0" in result.data and b"\xff\xd7" in result.data
+    assert psnr(np.asarray(astronaut), np.asarray(decode(result.data))) > 25
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+@pytest.mark.parametrize(
+    "extra", [{}, {"subsampling": 0}, {"restart_marker_blocks": 5}, {"restart_marker_rows": 1}]
+)
+def test_progressive_on_request(astronaut, mode, extra):
+    im = astronaut.convert(mode)
+    for quality in (10, 50, 90):
+        result = encode(im, quality, progressive=True, **extra)
+        assert len(result.data) <= result.budget
+        codes = markers(result.data)
+        assert 0xC2 in codes and 0xC0 not in codes
+        out = decode(result.data)
+        assert out.info.get("progressive") and out.size == im.size and out.mode == mode
+        ref = decode(plain(im, quality, progressive=True, **extra))
+        assert psnr(np.asarray(im), np.asarray(out)) > psnr(np.asarray(im), np.asarray(ref)) - 2.5
+
+
+def test_keep_rgb_writes_rgb_components(astronaut):
+    result = encode(astronaut, 75, keep_rgb=True)
+    header = dct.parse_header(result.data)
+    assert header.adobe_transform == 0
+    assert [c.ident for c in header.components] == [ord("R"), ord("G"), ord("B")]
+    assert psnr(np.asarray(astronaut), np.asarray(decode(result.data))) > 28
+
+
+def test_cmyk_and_abbreviated_streams_are_refused_with_a_pointer_to_blend():
+    with pytest.raises(ValueError, match="method='blend'"):
+        encode(Image.new("CMYK", (16, 16)), 50)
+    with pytest.raises(ValueError, match="method='blend'"):
+        encode(Image.new("RGB", (16, 16)), 50, streamtype=1)
+
+
+def test_no_files_are_written(astronaut, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = set(os.listdir(tempfile.gettempdir()))
+    encode(astronaut, 50, exif=b"Exif\x00\x00", comment=b"x")
+    assert os.listdir(tmp_path) == []
+    assert set(os.listdir(tempfile.gettempdir())) - before == set()
+
+
+def test_parse_header_rejects_non_jpeg():
+    with pytest.raises(ValueError, match="not a JPEG"):
+        dct.parse_header(b"GIF89a")
