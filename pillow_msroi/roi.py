@@ -1,0 +1,188 @@
+"""Content-aware region-of-interest maps from the bundled MSROI network.
+
+``roi_map`` resizes an image so its longer side is about ``MAX_SIDE`` pixels
+(each side a multiple of the network stride, aspect ratio kept), runs the ONNX
+network fully convolutionally with onnxruntime, and bilinearly upsamples the
+small map it returns to the image size. onnxruntime is imported lazily so
+that importing the package stays cheap and works without it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+if TYPE_CHECKING:  # pragma: no cover
+    import onnxruntime
+
+__all__ = ["KINDS", "MAX_SIDE", "model_path", "roi_map"]
+
+#: Valid values of ``roi_map(kind=...)``.
+KINDS: tuple[str, ...] = ("default", "msroi", "readout")
+#: Longer side of the network input; chosen so a 768x512 image maps in well under 30 ms on 2 cores.
+MAX_SIDE = 384
+#: Total stride of the backbone: input sides must be multiples of it.
+STRIDE = 32
+MODEL_ENV = "MSROI_MODEL"
+_OUTPUTS = {"msroi": "msroi", "readout": "readout"}
+_FALLBACK_DEFAULT = "readout"
+
+_lock = threading.Lock()
+_session: onnxruntime.InferenceSession | None = None
+_session_path: Path | None = None
+_default_kind: str = _FALLBACK_DEFAULT
+
+
+def model_path() -> Path:
+    """Where the ONNX model is looked for.
+
+    ``$MSROI_MODEL`` wins; otherwise the copy installed inside the package,
+    then the top-level ``models/`` of a source checkout. When neither exists
+    the installed location is returned, so errors name where it should be.
+    """
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    candidates = (here / "models" / "msroi.onnx", here.parent / "models" / "msroi.onnx")
+    for path in candidates:
+        if path.is_file():
+            return path
+    return candidates[0]
+
+
+def _import_onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "roi_map() needs onnxruntime, which could not be imported "
+            f"({exc}); install it with: pip install onnxruntime"
+        ) from exc
+    return onnxruntime
+
+
+def _session_for(path: Path) -> onnxruntime.InferenceSession:
+    """One shared session per model path, created once under a lock.
+
+    The path is re-read on every call so that changing ``$MSROI_MODEL`` takes
+    effect; ``InferenceSession.run`` itself is thread-safe.
+    """
+    global _session, _session_path, _default_kind
+    with _lock:
+        if _session is not None and _session_path == path:
+            return _session
+        ort = _import_onnxruntime()
+        remedy = f"set {MODEL_ENV} to a valid msroi.onnx or reinstall pillow-msroi"
+        if not path.is_file():
+            raise OSError(f"MSROI model not found at {path}: {remedy}")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = min(4, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # keep onnxruntime's own warnings off stderr
+        # Spinning worker threads help only on an idle machine; when the cores are
+        # shared (an encoder thread pool, other processes) they starve and a call
+        # can take several times longer.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            outputs = {o.name for o in session.get_outputs()}
+            if not set(_OUTPUTS.values()) <= outputs:
+                raise ValueError(f"outputs {sorted(outputs)} lack {sorted(_OUTPUTS.values())}")
+        except Exception as exc:
+            raise OSError(f"MSROI model at {path} is corrupt or unreadable ({exc}): {remedy}") from exc
+        meta = session.get_modelmeta().custom_metadata_map
+        _default_kind = meta.get("default_kind", _FALLBACK_DEFAULT)
+        if _default_kind not in _OUTPUTS:
+            _default_kind = _FALLBACK_DEFAULT
+        _session, _session_path = session, path
+        return session
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode as 8-bit RGB; wide integer and float modes are rescaled, not clipped."""
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        arr = np.asarray(image, dtype=np.float32)
+        if image.mode.startswith("I;16"):
+            arr = arr / 257.0
+        else:
+            lo, hi = float(arr.min()), float(arr.max())
+            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+        image = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def input_size(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, int]:
+    """Network input (width, height): longer side near ``max_side``, both multiples of ``STRIDE``."""
+    scale = max_side / max(width, height)
+    return (
+        max(STRIDE, round(width * scale / STRIDE) * STRIDE),
+        max(STRIDE, round(height * scale / STRIDE) * STRIDE),
+    )
+
+
+def prepare(image: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:
+    """RGB image -> (1, 3, h, w) float32 in 0..255, the ONNX input (normalisation is in the graph)."""
+    rgb = _to_rgb(image)
+    size = input_size(*rgb.size, max_side=max_side)
+    if size != rgb.size:
+        rgb = rgb.resize(size, Image.BILINEAR, reducing_gap=2.0)
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1)[None])
+
+
+def _axis_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights for 1-D linear resampling, align_corners=False."""
+    src = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
+    src = np.clip(src, 0.0, n_in - 1)
+    i0 = np.floor(src).astype(np.intp)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(np.float32)
+
+
+def _upsample(small: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a 2-D map to (height, width), align_corners=False (as torch/ONNX Resize)."""
+    small = np.asarray(small, dtype=np.float32)
+    y0, y1, fy = _axis_weights(small.shape[0], height)
+    x0, x1, fx = _axis_weights(small.shape[1], width)
+    rows = small[y0] * (1.0 - fy)[:, None] + small[y1] * fy[:, None]
+    out = rows[:, x0] * (1.0 - fx) + rows[:, x1] * fx
+    return out.astype(np.float32, copy=False)
+
+
+def _normalize(m: np.ndarray) -> np.ndarray:
+    lo, hi = float(m.min()), float(m.max())
+    if not hi > lo:
+        return np.zeros(m.shape, np.float32)
+    out = (m - np.float32(lo)) * np.float32(1.0 / (hi - lo))
+    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
+
+
+def small_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
+    """The network's map at feature resolution (before upsampling), float32 2-D."""
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"roi_map() expects a PIL.Image.Image, got {type(image).__name__}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    session = _session_for(model_path())
+    name = _OUTPUTS[_default_kind if kind == "default" else kind]
+    (out,) = session.run([name], {"image": prepare(image)})
+    return out[0, 0]
+
+
+def roi_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
+    """Importance map of ``image``: float32 (height, width) in [0, 1], higher = more important.
+
+    ``kind``: ``"msroi"`` is the paper's top-5 class-activation fold,
+    ``"readout"`` the fixation readout trained on OSIE, and ``"default"``
+    whichever of the two scored better on the OSIE validation split (recorded
+    in the model's metadata).
+    """
+    small = small_map(image, kind=kind)
+    return _normalize(_upsample(small, image.height, image.width))
