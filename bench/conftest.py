@@ -20,6 +20,7 @@ REPORT: list[str] = []
 RATIOS = [
     ("test_fused_levels_and_blend", "test_numpy_levels_and_blend", 0.2),
     ("test_semantic_save", "test_numpy_pipeline", 0.5),
+    ("test_semantic_save_default", "test_numpy_pipeline", 0.5),
     ("test_dct_method", "test_blend_method", 0.5),
 ]
 

@@ -45,6 +45,7 @@ def photo_like(width: int, height: int) -> Image.Image:
 def main() -> None:
     width, height = int(sys.argv[1]), int(sys.argv[2])
     plain = "--plain" in sys.argv
+    method = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--method=")), "auto")
     import pillow_msroi
 
     im = photo_like(width, height)
@@ -58,11 +59,11 @@ def main() -> None:
     if plain:
         im.save(buf, "JPEG", quality=75)
     else:
-        im.save(buf, "JPEG", quality=75, semantic=True, semantic_map=roi)
+        im.save(buf, "JPEG", quality=75, semantic=True, semantic_map=roi, semantic_method=method)
     peak = _status("VmHWM")
     rgb = width * height * 3
     print(json.dumps({
-        "width": width, "height": height, "semantic": not plain, "rgb_bytes": rgb, "file_bytes": len(buf.getvalue()),
+        "width": width, "height": height, "semantic": not plain, "method": None if plain else method, "rgb_bytes": rgb, "file_bytes": len(buf.getvalue()),
         "rss_before": before, "peak": peak, "extra": peak - before, "extra_over_rgb": round((peak - before) / rgb, 3),
     }))
 

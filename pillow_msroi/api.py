@@ -14,7 +14,6 @@ from . import blend, budget, dct, levels, maps, writer
 from .options import (
     DEFAULT_METHOD,
     DEFAULT_QUALITY,
-    DEFAULT_RULE,
     DEFAULT_SLACK,
     JPEG_OPTIONS,
     SemanticOptions,
@@ -43,9 +42,11 @@ class Encoded:
     level_map: np.ndarray
     #: Qualities of the layers that were encoded and blended.
     layers: tuple[int, ...]
-    #: Final-quality encodes the budget search needed (at most 8).
+    #: Final-quality encodes the budget search needed (blend: at most 8; dct: passes).
     encodes: int
-    rule: int
+    #: Selection rule used (blend); None for dct.
+    rule: int | None
+    #: The method that ran ("blend" or "dct"; "auto" is resolved).
     method: str
     #: method="dct": price of a bit where the map is 0, in squared DC steps; else None.
     strength: float | None = None
@@ -61,7 +62,7 @@ def encode(
     *,
     quality: int = DEFAULT_QUALITY,
     map: Any = None,
-    rule: int = DEFAULT_RULE,
+    rule: int | None = None,
     slack: float = DEFAULT_SLACK,
     method: str = DEFAULT_METHOD,
     **jpeg_options: Any,
@@ -70,8 +71,10 @@ def encode(
     times ``1 + slack``.
 
     ``map`` is a 2-D array or a mode L/F image of any size whose larger values mark the
-    regions that deserve the bytes; without it the MSROI network makes one.  ``rule``
-    picks one of the paper's six selection rules.  Other keywords are Pillow's JPEG save
+    regions that deserve the bytes; without it the MSROI network makes one.  ``method``
+    is "auto" (DCT-domain quantization, or the paper's blend where only it applies),
+    "dct" or "blend"; ``rule`` picks one of the paper's six selection rules and implies
+    the blend under "auto".  Other keywords are Pillow's JPEG save
     options (subsampling, optimize, progressive, exif, icc_profile, dpi, comment,
     restart_marker_blocks, restart_marker_rows, ...) and apply to the plain reference and
     the final file alike.
@@ -86,7 +89,7 @@ def encode_details(
     *,
     quality: int = DEFAULT_QUALITY,
     map: Any = None,
-    rule: int = DEFAULT_RULE,
+    rule: int | None = None,
     slack: float = DEFAULT_SLACK,
     method: str = DEFAULT_METHOD,
     **jpeg_options: Any,
@@ -153,6 +156,7 @@ def encode_image(
     """The pipeline for already validated options (shared by ``encode`` and the save hook)."""
     _check_image(im)
     w, h = im.size
+    options = options.resolve(im.mode, jpeg)
     subsampling = _resolve_subsampling(im, jpeg)
     jpeg = {**jpeg, "subsampling": subsampling}
     source = writer.view(im)

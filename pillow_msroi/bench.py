@@ -7,10 +7,11 @@ which is re-encoded at the highest quality whose file still fits, so no method i
 for spending more bytes.  ``msroi bench-maps DIR`` scores maps (network, centred Gaussian,
 spectral residual) against the OSIE eye fixations.
 
-Every library method beyond ``blend`` (``options.METHODS``) joins as ``METHOD-r3``; any
-other encoder is one :func:`register` call, e.g.::
+Every library method beyond ``blend`` (``options.METHODS``) joins under its own name, with a
+``METHOD-centre`` control that uses a centred Gaussian instead of the map; any other
+encoder is one :func:`register` call, e.g.::
 
-    register(Encoder("dct-r5", semantic_encoder(rule=5, method="dct"), semantic=True))
+    register(Encoder("blend-r3-optimize", semantic_encoder(rule=3, optimize=True), semantic=True))
 """
 
 from __future__ import annotations
@@ -145,14 +146,14 @@ def _centre_map(height: int, width: int) -> np.ndarray:
 
 
 def semantic_encoder(
-    rule: int = DEFAULT_RULE, method: str = "blend", centre: bool = False
+    rule: int | None = DEFAULT_RULE, method: str = "blend", centre: bool = False, **jpeg: Any
 ) -> Callable[[Sample, int], Coded]:
     """``encode_details`` with the sample's map (or, with ``centre``, a centred Gaussian)."""
 
     def run(sample: Sample, quality: int) -> Coded:
         roi = _centre_map(*sample.roi.shape) if centre else sample.roi
         result = encode_details(
-            sample.image, quality=quality, map=roi, rule=rule, slack=sample.slack, method=method
+            sample.image, quality=quality, map=roi, rule=rule, slack=sample.slack, method=method, **jpeg
         )
         return Coded(result.data, result.quality)
 
@@ -187,10 +188,12 @@ register(Encoder("mozjpeg", _mozjpeg, competitor=True, unavailable=_mozjpeg_unav
 for _rule in range(1, 7):
     register(Encoder(f"blend-r{_rule}", semantic_encoder(rule=_rule), semantic=True))
 register(Encoder("blend-centre", semantic_encoder(centre=True), semantic=True))
-# Methods added to the library later (e.g. "dct") join with the default rule.
+# Methods beyond the paper's blend (e.g. "dct") join with their centred-map control;
+# "auto" is one of the others, so it would only repeat it.
 for _method in METHODS:
-    if _method != "blend":
-        register(Encoder(f"{_method}-r{DEFAULT_RULE}", semantic_encoder(method=_method), semantic=True))
+    if _method not in ("blend", "auto"):
+        register(Encoder(_method, semantic_encoder(rule=None, method=_method), semantic=True))
+        register(Encoder(f"{_method}-centre", semantic_encoder(rule=None, method=_method, centre=True), semantic=True))
 
 
 # --------------------------------------------------------------------------
@@ -439,8 +442,8 @@ def run_bench(folder: Path, out: Path, *, qualities: Sequence[int] = DEFAULT_QUA
     ]
     if map_kind == "centre":
         meta.append(
-            "The map is the centred Gaussian itself, so `blend-r3` and `blend-centre` are the same "
-            "encoder here; the rule rows show only what the rules do with a centre map."
+            "The map is the centred Gaussian itself, so each method and its `-centre` control are "
+            "the same encoder here; the rule rows show only what the rules do with a centre map."
         )
     write_summary(load_rows(csv_path), out / "summary.md", meta=[m for m in meta if m], seed=seed)
     if plots:
@@ -711,8 +714,8 @@ DENSITY_SIGMA = 0.025
 
 
 def _osie_images(folder: Path, split: str) -> list[Any]:
-    # The split must be the training recipe's own rule, so it is imported, not restated.
-    from .training.data import load_osie, osie_split
+    # The training recipe imports the same split, so the readout never saw these images.
+    from .osie import load_osie, osie_split
 
     if not (folder / "fixations.mat").is_file() or not (folder / "stimuli").is_dir():
         raise BenchError(f"{folder} needs fixations.mat and stimuli/ (the OSIE layout)")

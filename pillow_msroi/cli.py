@@ -20,7 +20,7 @@ from PIL import Image
 from . import __version__, bench
 from .api import encode_details
 from .maps import as_map_array
-from .options import DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
+from .options import DEFAULT_METHOD, DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
 
 
 class CliError(Exception):
@@ -38,9 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     dest.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
     dest.add_argument("--out-dir", metavar="DIR", help="folder for the outputs, named IN's stem + .jpg")
     c.add_argument("--quality", type=int, default=DEFAULT_QUALITY, help="quality of the plain JPEG that sets the byte budget (default %(default)s)")
-    c.add_argument("--rule", type=int, default=DEFAULT_RULE, choices=range(1, 7), help="selection rule 1..6 (default %(default)s)")
+    c.add_argument("--rule", type=int, choices=range(1, 7), help=f"selection rule 1..6 of the blend (default {DEFAULT_RULE}; implies --method blend under auto)")
     c.add_argument("--slack", type=float, default=DEFAULT_SLACK, help="extra bytes allowed over plain JPEG, as a fraction (default %(default)s)")
-    c.add_argument("--method", default=METHODS[0], choices=METHODS, help="encoding method (default %(default)s)")
+    c.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS, help="encoding method (default %(default)s: dct where it applies)")
     c.add_argument("--map", metavar="MAP", help="region-of-interest map image (one input only); default: the MSROI network")
     c.add_argument("--subsampling", choices=("4:4:4", "4:2:2", "4:2:0"), help="chroma subsampling (default: Pillow's)")
     c.add_argument("--optimize", action="store_true", help="optimized Huffman tables")

@@ -11,15 +11,18 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-#: Methods that turn an image and a map into one JPEG.
-METHODS = ("blend", "dct")
+#: Methods that turn an image and a map into one JPEG.  "dct" quantizes in the DCT domain
+#: (measured better at equal bytes); "blend" is the paper's pixel blending; "auto" is dct
+#: unless the call needs blend (a selection rule was given, CMYK, smoothing, or a JPEG
+#: streamtype: the DCT path does not implement the last three).
+METHODS = ("auto", "dct", "blend")
 #: The paper's selection rules (rule 3, deciles, is its default).
 RULES = (1, 2, 3, 4, 5, 6)
 
 DEFAULT_QUALITY = 75  # Pillow's own default JPEG quality
 DEFAULT_RULE = 3
 DEFAULT_SLACK = 0.0
-DEFAULT_METHOD = "blend"
+DEFAULT_METHOD = "auto"
 MAX_SLACK = 10.0
 
 #: JPEG options that Pillow's JPEG writer understands and that ``encode()`` passes through.
@@ -58,9 +61,23 @@ class SemanticOptions:
     """Validated options of one semantic encode."""
 
     quality: int = DEFAULT_QUALITY
-    rule: int = DEFAULT_RULE
+    rule: int | None = None  # None: not given (blend then uses DEFAULT_RULE)
     slack: float = DEFAULT_SLACK
     method: str = DEFAULT_METHOD
+
+    def resolve(self, mode: str, jpeg: dict[str, Any]) -> SemanticOptions:
+        """Options with "auto" replaced by the method that will run and the rule filled in."""
+        method = self.method
+        if method == "auto":
+            needs_blend = (
+                self.rule is not None
+                or mode == "CMYK"
+                or bool(jpeg.get("streamtype"))
+                or bool(jpeg.get("smooth"))
+            )
+            method = "blend" if needs_blend else "dct"
+        rule = (DEFAULT_RULE if self.rule is None else self.rule) if method == "blend" else None
+        return SemanticOptions(self.quality, rule, self.slack, method)
 
 
 def check_quality(quality: Any, name: str = "quality") -> int:
@@ -82,7 +99,9 @@ def check_quality(quality: Any, name: str = "quality") -> int:
     return int(quality)
 
 
-def check_rule(rule: Any, name: str = "semantic_rule") -> int:
+def check_rule(rule: Any, name: str = "semantic_rule") -> int | None:
+    if rule is None:
+        return None
     if isinstance(rule, bool) or not isinstance(rule, numbers.Integral):
         msg = f"{name} must be an integer 1..6, got {type(rule).__name__}"
         raise TypeError(msg)
@@ -143,7 +162,7 @@ def from_encoderinfo(info: dict[str, Any]) -> tuple[SemanticOptions, Any, dict[s
     _check_names(info)
     options = SemanticOptions(
         quality=check_quality(info.get("quality", DEFAULT_QUALITY)),
-        rule=check_rule(info.get("semantic_rule", DEFAULT_RULE)),
+        rule=check_rule(info.get("semantic_rule")),
         slack=check_slack(info.get("semantic_slack", DEFAULT_SLACK)),
         method=check_method(info.get("semantic_method", DEFAULT_METHOD)),
     )

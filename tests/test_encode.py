@@ -67,7 +67,7 @@ def test_favoured_region_gets_more_quality_than_background():
     im = Image.fromarray(skdata.astronaut()).resize((256, 256))
     m = np.zeros((8, 8))
     m[1:4, 2:6] = 1.0  # the face
-    result = encode_details(im, map=m, quality=50, slack=0.2)
+    result = encode_details(im, map=m, quality=50, slack=0.2, method="blend")
     decoded = np.asarray(Image.open(io.BytesIO(result.data)), dtype=np.float64)
     src = np.asarray(im, dtype=np.float64)
     err = ((decoded - src) ** 2).mean(axis=2)
@@ -229,3 +229,27 @@ def test_subsampling_keep_from_a_jpeg_source(photo, photo_map):
 
 def test_deterministic(photo, photo_map):
     assert encode(photo, map=photo_map) == encode(photo, map=photo_map)
+
+
+def test_auto_method_is_dct_by_default(photo, photo_map):
+    result = encode_details(photo, map=photo_map)
+    assert result.method == "dct" and result.rule is None and result.level_map.size == 0
+    assert result.data == encode(photo, map=photo_map, method="dct")
+
+
+@pytest.mark.parametrize(
+    ("mode", "kwargs"),
+    [("RGB", {"rule": 4}), ("CMYK", {}), ("RGB", {"smooth": 10}), ("RGB", {"streamtype": 2})],
+)
+def test_auto_method_falls_back_to_blend_where_dct_does_not_apply(photo, photo_map, mode, kwargs):
+    im = photo.convert(mode)
+    result = encode_details(im, map=photo_map, **kwargs)
+    assert result.method == "blend"
+    assert result.rule == kwargs.get("rule", 3)
+    explicit = encode(im, map=photo_map, method="blend", **{"rule": 3, **kwargs})
+    assert result.data == explicit
+
+
+def test_explicit_dct_rejects_what_it_cannot_do(photo, photo_map):
+    with pytest.raises(ValueError, match="CMYK"):
+        encode(photo.convert("CMYK"), map=photo_map, method="dct")

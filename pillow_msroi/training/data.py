@@ -1,4 +1,5 @@
-"""Datasets: the Caltech-101 split and the OSIE fixations, both deterministic and seeded."""
+"""Datasets: the Caltech-101 split (seeded, stratified) and, re-exported from the run-time
+:mod:`pillow_msroi.osie`, the OSIE fixations and their seeded split."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..osie import OSIE_SEED, OSIE_TRAIN, OSIE_VAL, OsieImage, load_osie, osie_split
+
+__all__ = [
+    "OSIE_SEED", "OSIE_TRAIN", "OSIE_VAL", "CaltechSplit", "OsieImage",
+    "caltech_split", "load_osie", "load_square", "osie_split", "shared_root",
+]
+
 CALTECH_SEED = 101
 CALTECH_TEST_FRACTION = 0.2
-OSIE_SEED = 2014
-OSIE_TRAIN = 500
-OSIE_VAL = 200
 
 
 def shared_root(arg: str | os.PathLike[str] | None = None) -> Path:
@@ -59,45 +64,3 @@ def load_square(path: Path, size: int) -> np.ndarray:
         im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=3.0)
         left, top = (nw - size) // 2, (nh - size) // 2
         return np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.uint8)
-
-
-@dataclass(frozen=True)
-class OsieImage:
-    name: str
-    width: int
-    height: int
-    fix_x: np.ndarray  # 0-based integer pixel columns, inside the image
-    fix_y: np.ndarray
-
-
-def load_osie(root: Path) -> list[OsieImage]:
-    """All OSIE images with the pooled fixations of the 15 viewers.
-
-    Fixations are 1-based in the .mat; those falling outside the image are dropped.
-    """
-    import scipy.io
-
-    mat = scipy.io.loadmat(root / "fixations.mat", squeeze_me=True, struct_as_record=False)
-    out: list[OsieImage] = []
-    for rec in np.atleast_1d(mat["fixations"]):
-        name = str(rec.img)
-        with Image.open(root / "stimuli" / name) as im:
-            w, h = im.size
-        xs, ys = [], []
-        for subj in np.atleast_1d(rec.subjects):
-            xs.append(np.atleast_1d(np.asarray(subj.fix_x, dtype=np.float64)))
-            ys.append(np.atleast_1d(np.asarray(subj.fix_y, dtype=np.float64)))
-        x = np.round(np.concatenate(xs)).astype(np.int64) - 1
-        y = np.round(np.concatenate(ys)).astype(np.int64) - 1
-        keep = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-        out.append(OsieImage(name, w, h, x[keep], y[keep]))
-    out.sort(key=lambda r: r.name)
-    return out
-
-
-def osie_split(images: list[OsieImage], seed: int = OSIE_SEED) -> tuple[list[OsieImage], list[OsieImage]]:
-    """Seeded permutation of the name-sorted images: first 500 train, next 200 validation."""
-    order = np.random.default_rng(seed).permutation(len(images))
-    train = [images[i] for i in sorted(order[:OSIE_TRAIN])]
-    val = [images[i] for i in sorted(order[OSIE_TRAIN : OSIE_TRAIN + OSIE_VAL])]
-    return train, val

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import roi
+from .._native import upsample_bilinear
 from .data import CaltechSplit, OsieImage, caltech_split, load_osie, load_square, osie_split
 from .model import STAGE_ENDS, EfficientNetLite0, MSROIHead, fold_top5, load_lite0, normalize
 
@@ -329,7 +330,7 @@ def evaluate_osie(onnx_path: Path, baseline_net: EfficientNetLite0, val: list[Os
             centre = sm.centre_gaussian(h, w)
             maps = {
                 "centre_gaussian": centre,
-                "imagenet_cam_fold": roi._upsample(imagenet_fold(baseline_net, torch.from_numpy(roi.prepare(im)))[0, 0].numpy(), h, w),
+                "imagenet_cam_fold": upsample_bilinear(imagenet_fold(baseline_net, torch.from_numpy(roi.prepare(im)))[0, 0].numpy(), h, w),
                 "msroi": roi.roi_map(im, kind="msroi"),
                 "readout": roi.roi_map(im, kind="readout"),
             }
