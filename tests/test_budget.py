@@ -45,3 +45,18 @@ def test_good_guess_needs_few_encodes():
     budget = len(make(70)) + 1
     fit = highest_quality_within(make, budget, guess=70)
     assert fit.quality == 70 and fit.encodes <= 3
+
+
+@pytest.mark.parametrize("exponent", [0.45, 0.5, 0.7])
+@pytest.mark.parametrize("guess", [30, 50, 75])
+def test_size_law_brackets_the_answer_in_few_encodes(exponent, guess):
+    # A file that follows libjpeg's table scaling, as real encodes roughly do.
+    def make(q):
+        scale = 5000.0 / q if q < 50 else max(200.0 - 2.0 * q, 1.0)
+        return b"x" * int(40000 * scale**-exponent)
+
+    for offset in (-3, 0, 2, 5):
+        budget = len(make(guess + offset)) + 1
+        fit = highest_quality_within(make, budget, guess=guess)
+        assert fit.quality == guess + offset
+        assert fit.encodes <= 4
