@@ -20,20 +20,21 @@ import pillow_msroi
 SCRIPT = Path(__file__).with_name("peak_memory.py")
 
 
-def peak(width: int, height: int, plain: bool = False) -> dict:
+def peak(width: int, height: int, plain: bool = False, method: str = "auto") -> dict:
     env = {**os.environ, "PYTHONPATH": str(Path(pillow_msroi.__file__).parent.parent)}
-    cmd = [sys.executable, str(SCRIPT), str(width), str(height), *(["--plain"] if plain else [])]
+    cmd = [sys.executable, str(SCRIPT), str(width), str(height), f"--method={method}", *(["--plain"] if plain else [])]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(done.stdout)
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("method", ["auto", "blend"])
 @pytest.mark.parametrize(("width", "height"), [(6000, 4000), (10000, 7500)])
-def test_peak_memory(width, height, report):
-    semantic = peak(width, height)
+def test_peak_memory(width, height, method, report):
+    semantic = peak(width, height, method=method)
     plain = peak(width, height, plain=True)
     report(
-        f"peak extra memory, {width}x{height} ({width * height / 1e6:.0f} MP): semantic "
+        f"peak extra memory, {width}x{height} ({width * height / 1e6:.0f} MP): semantic ({method}) "
         f"{semantic['extra'] / 2**20:.0f} MiB = {semantic['extra_over_rgb']:.2f}x RGB bytes, "
         f"plain JPEG {plain['extra'] / 2**20:.0f} MiB = {plain['extra_over_rgb']:.2f}x"
     )

@@ -249,6 +249,7 @@ class _Prepared:
         mcu_w, mcu_h = 8 * hmax, 8 * vmax
         pad_w, pad_h = _ceil_div(w, mcu_w) * mcu_w, _ceil_div(h, mcu_h) * mcu_h
         planes = _native.color_planes(pixels, pad_h, pad_w, len(comps), to_ycbcr)
+        del pixels  # a copy of the image: the coefficients need its room
         # Map means over 8x8 pixel blocks, computed once; coarser blocks of subsampled
         # components are pixel-weighted means of these.
         fine = _native.block_means(small, h, w, 8, 8, pad_h // 8, pad_w // 8)
@@ -265,6 +266,9 @@ class _Prepared:
             return _native.forward_dct(planes[k] if fh == fv == 1 else _native.downsample(planes[k], fh, fv))
 
         self.coefs = self._map(transform, range(len(comps)))
+        # The planes (3 bytes a pixel) are not needed again: free them before the output
+        # levels are allocated, which keeps the peak near 3x the RGB bytes, not 4x.
+        del transform, planes
         self.weights = [block_weights(_coarsen(fine, counts, fv, fh)) for fh, fv in factors]
         self.tables = [min(c.table, 1) for c in comps]
         self.out = [np.empty(c.shape, dtype=np.int16) for c in self.coefs]
