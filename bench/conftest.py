@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 
 import pytest
 
@@ -23,17 +22,6 @@ RATIOS = [
     ("test_semantic_save_default", "test_numpy_pipeline", 0.5),
     ("test_dct_method", "test_blend_method", 0.5),
 ]
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("MSROI_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
-
-
-def kodak_paths() -> list[Path]:
-    paths = sorted((shared_dir() / "data" / "kodak").glob("kodim*.png"))
-    if not paths:
-        pytest.skip(f"Kodak images not found under {shared_dir()} (set MSROI_SHARED)")
-    return paths
 
 
 @pytest.fixture

@@ -50,6 +50,8 @@ def main() -> int:
     val = val[: args.limit]
     cases = [("dct", "network"), ("blend", "network"), ("dct", "centre"), ("blend", "centre")]
     deltas = {(m, k, q): {"fix": [], "psnr": [], "bytes": []} for m, k in cases for q in args.quality}
+    # dct against the blend directly: both files from the same budget, paired per image.
+    versus = {(k, q): {"fix": [], "psnr": [], "bytes": []} for k in ("network", "centre") for q in args.quality}
     for n, rec in enumerate(val):
         print(f"\r{n + 1}/{len(val)} {rec.name}", end="", file=sys.stderr, flush=True)
         with Image.open(args.osie / "stimuli" / rec.name) as im:
@@ -58,8 +60,10 @@ def main() -> int:
         weights = fixation_density(rec.fix_x, rec.fix_y, rec.height, rec.width)
         maps = {"network": pillow_msroi.roi_map(image), "centre": centre_gaussian(rec.height, rec.width)}
         for q in args.quality:
+            files = {}
             for method, kind in cases:
                 data = pillow_msroi.encode(image, quality=q, map=maps[kind], method=method)
+                files[(method, kind)] = decoded(data), len(data)
                 fit = budget.highest_quality_within(lambda p: plain(image, p), len(data), guess=q)
                 if fit.data is None:
                     continue
@@ -68,6 +72,12 @@ def main() -> int:
                 d["fix"].append(metrics.weighted_psnr(ref, a, weights) - metrics.weighted_psnr(ref, b, weights))
                 d["psnr"].append(metrics.psnr(ref, a) - metrics.psnr(ref, b))
                 d["bytes"].append(len(data) / len(fit.data))
+            for kind in ("network", "centre"):
+                (a, na), (b, nb) = files[("dct", kind)], files[("blend", kind)]
+                v = versus[(kind, q)]
+                v["fix"].append(metrics.weighted_psnr(ref, a, weights) - metrics.weighted_psnr(ref, b, weights))
+                v["psnr"].append(metrics.psnr(ref, a) - metrics.psnr(ref, b))
+                v["bytes"].append(na / nb)
     print(file=sys.stderr)
     print(f"OSIE validation split, {len(val)} images; deltas in dB against plain JPEG at equal bytes "
           "(mean [bootstrap 95 % interval], wins)")
@@ -83,6 +93,20 @@ def main() -> int:
                 lo, hi = bootstrap_ci(v)
                 cells.append(f"{v.mean():+.2f} [{lo:+.2f}, {hi:+.2f}] {int((v > 0).sum())}/{v.size}")
             print(f"| {method} | {kind} | {q} | {np.mean(d['bytes']):.3f} | {cells[0]} | {cells[1]} |")
+    print()
+    print("dct against the blend, both budgeted by the same plain JPEG (paired per image; bytes ratio dct / blend)")
+    print()
+    print("| map | quality | bytes ratio | fixation-weighted PSNR | PSNR |")
+    print("|---|---|---|---|---|")
+    for kind in ("network", "centre"):
+        for q in args.quality:
+            d = versus[(kind, q)]
+            cells = []
+            for key in ("fix", "psnr"):
+                v = np.array(d[key])
+                lo, hi = bootstrap_ci(v)
+                cells.append(f"{v.mean():+.2f} [{lo:+.2f}, {hi:+.2f}] {int((v > 0).sum())}/{v.size}")
+            print(f"| {kind} | {q} | {np.mean(d['bytes']):.3f} | {cells[0]} | {cells[1]} |")
     return 0
 
 

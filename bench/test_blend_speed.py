@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simplejpeg
-from conftest import kodak_paths
+from kodak import kodak_paths
 from PIL import Image
 
 from pillow_msroi import _native, levels

@@ -25,7 +25,7 @@ import pillow_msroi
 from pillow_msroi import dct, maps, options, writer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import kodak_paths  # noqa: E402
+from kodak import kodak_paths  # noqa: E402
 
 QUALITIES = (30, 50, 75)
 #: Targets at Q50 (Issue 5): ROI gain and largest loss over the rest, RGB PSNR.

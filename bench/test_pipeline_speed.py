@@ -12,7 +12,7 @@ import io
 import numpy as np
 import pytest
 import simplejpeg
-from conftest import kodak_paths
+from kodak import kodak_paths
 from PIL import Image
 
 import pillow_msroi

@@ -13,7 +13,7 @@ import statistics
 import time
 
 import pytest
-from conftest import kodak_paths
+from kodak import kodak_paths
 from PIL import Image
 
 import pillow_msroi

@@ -1,4 +1,4 @@
-"""``msroi``: compress images semantically from the shell.
+"""``msroi``: compress images semantically, and show the network's maps, from the shell.
 
 Outputs are written atomically (temporary file in the target folder, then rename), so an
 error or Ctrl-C never leaves a half file, and an input is never overwritten without
@@ -15,12 +15,14 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from . import __version__, bench
 from .api import encode_details
 from .maps import as_map_array
 from .options import DEFAULT_METHOD, DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
+from .roi import KINDS, roi_map
 
 
 class CliError(Exception):
@@ -50,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
         "--max-pixels", type=int, metavar="N",
         help=f"largest input accepted, in pixels (default: Pillow's decompression-bomb limit, {Image.MAX_IMAGE_PIXELS:,})",
     )
+    m = sub.add_parser("map", help="save the MSROI network's map of an image (and a heat-map overlay)")
+    m.add_argument("input", metavar="IN", help="an image Pillow can open")
+    m.add_argument("-o", "--output", metavar="MAP", required=True, help="the map as an 8-bit grey image (PNG by its name)")
+    m.add_argument("--overlay", metavar="OVERLAY", help="also save the map as a heat map over the photo")
+    m.add_argument("--kind", default="default", choices=KINDS, help="which map of the network (default: the model's default)")
+    m.add_argument("--alpha", type=float, default=0.5, help="opacity of the heat map in the overlay, 0..1 (default %(default)s)")
+    m.add_argument("--force", action="store_true", help="allow overwriting the input file")
+    m.add_argument("--max-pixels", type=int, metavar="N", help="largest input accepted, in pixels (default: Pillow's limit)")
     bench.add_parsers(sub)
     return parser
 
@@ -183,6 +193,56 @@ def _compress(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def heat_colors(values: np.ndarray) -> np.ndarray:
+    """uint8 RGB of a [0, 1] map: dark blue -> cyan -> yellow -> red, like the usual "jet"."""
+    anchors = np.array([0.0, 0.35, 0.65, 1.0])
+    rgb = np.array([[0, 0, 128], [0, 200, 255], [255, 230, 0], [220, 0, 0]], dtype=np.float64)
+    v = np.clip(values, 0.0, 1.0)
+    out = np.stack([np.interp(v, anchors, rgb[:, c]) for c in range(3)], axis=-1)
+    return (out + 0.5).astype(np.uint8)
+
+
+def _save_image_atomic(im: Image.Image, path: Path, label: str) -> None:
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise CliError(f"{label} {path}: unknown image extension; use e.g. .png")
+    try:
+        with atomic_output(path) as tmp:
+            im.save(tmp, format=fmt)
+    except (OSError, ValueError, KeyError) as exc:
+        raise CliError(f"{label} {path}: cannot write ({exc})") from exc
+
+
+def _map(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.alpha <= 1.0:
+        raise CliError(f"--alpha must be in 0..1, got {args.alpha}")
+    src = Path(args.input)
+    outputs = [Path(args.output)] + ([Path(args.overlay)] if args.overlay else [])
+    if len({o.resolve() for o in outputs}) != len(outputs):
+        raise CliError("-o and --overlay name the same file")
+    for out in outputs:
+        if out.resolve() == src.resolve() and not args.force:
+            raise CliError(f"{out} is the input; refusing to overwrite it (pass --force)")
+    for out in outputs:  # checked before the network runs, so nothing is half done
+        if Image.registered_extensions().get(out.suffix.lower()) is None:
+            raise CliError(f"{out}: unknown image extension; use e.g. .png")
+    im, _ = _open(src, args.max_pixels)
+    try:
+        roi = roi_map(im, kind=args.kind)
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        raise CliError(f"{src}: {exc}") from exc
+    grey = Image.fromarray((roi * 255.0 + 0.5).astype(np.uint8), "L")
+    _save_image_atomic(grey, outputs[0], "-o")
+    line = f"{src} -> {outputs[0]}: {args.kind} map, mean {float(roi.mean()):.3f}"
+    if args.overlay:
+        photo = np.asarray(im.convert("RGB"), dtype=np.float64)
+        blended = (1.0 - args.alpha) * photo + args.alpha * heat_colors(roi)
+        _save_image_atomic(Image.fromarray((blended + 0.5).astype(np.uint8), "RGB"), outputs[1], "--overlay")
+        line += f"; overlay {outputs[1]}"
+    print(line, flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -190,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
         if args.command == "compress":
             return _compress(args)
+        if args.command == "map":
+            return _map(args)
     except CliError as exc:
         print(f"msroi: error: {exc}", file=sys.stderr)
         return 2

@@ -161,3 +161,65 @@ def test_alpha_and_palette_inputs_are_flattened(tmp_path):
     assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m)]) == 0
     with Image.open(out) as im:
         assert im.mode == "RGB" and min(im.getpixel((5, 5))) > 240  # transparent -> white
+
+
+def test_map_command_writes_the_network_map_and_an_overlay(inputs, tmp_path, capsys):
+    (src, _), _ = inputs
+    out, overlay = tmp_path / "map.png", tmp_path / "overlay.png"
+    assert cli.main(["map", str(src), "-o", str(out), "--overlay", str(overlay)]) == 0
+    with Image.open(src) as im:
+        expected = pillow_msroi.roi_map(im.convert("RGB"))
+        photo = np.asarray(im.convert("RGB"), dtype=np.float64)
+    with Image.open(out) as m:
+        assert m.mode == "L" and m.size == (96, 64)
+        np.testing.assert_array_equal(np.asarray(m), (expected * 255 + 0.5).astype(np.uint8))
+    with Image.open(overlay) as o:
+        assert o.mode == "RGB" and o.size == (96, 64)
+        heat = cli.heat_colors(expected).astype(np.float64)
+        np.testing.assert_allclose(np.asarray(o, dtype=np.float64), 0.5 * photo + 0.5 * heat, atol=1)
+    assert str(out) in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_map_command_kinds_differ(inputs, tmp_path):
+    (src, _), _ = inputs
+    maps = {}
+    for kind in ("msroi", "readout"):
+        path = tmp_path / f"{kind}.png"
+        assert cli.main(["map", str(src), "-o", str(path), "--kind", kind]) == 0
+        maps[kind] = np.asarray(Image.open(path))
+    assert not np.array_equal(maps["msroi"], maps["readout"])
+
+
+def test_heat_colors_run_from_blue_to_red():
+    c = cli.heat_colors(np.array([0.0, 0.5, 1.0, -1.0, 2.0]))
+    assert c.dtype == np.uint8 and c.shape == (5, 3)
+    assert tuple(c[0]) == (0, 0, 128) and tuple(c[2]) == (220, 0, 0)
+    assert tuple(c[3]) == tuple(c[0]) and tuple(c[4]) == tuple(c[2])
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--alpha", "1.5"], "--alpha must be in 0..1"),
+        (["--overlay", "{out}"], "name the same file"),
+        (["-o", "{src}"], "is the input; refusing"),
+        (["-o", "{tmp}/map.xyz"], "unknown image extension"),
+    ],
+)
+def test_map_command_errors_write_nothing(inputs, tmp_path, capsys, extra, match):
+    (src, _), _ = inputs
+    out = tmp_path / "m.png"
+    before = sorted(tmp_path.iterdir())
+    args = ["map", str(src), "-o", str(out)] + [a.format(out=out, src=src, tmp=tmp_path) for a in extra]
+    assert cli.main(args) == 2
+    assert match in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_map_command_unreadable_input(tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert cli.main(["map", str(bad), "-o", str(tmp_path / "m.png")]) == 2
+    assert "cannot read as an image" in capsys.readouterr().err
+    assert not (tmp_path / "m.png").exists()
