@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_msroi
-from pillow_msroi import budget, metrics
+from pillow_msroi import budget, metrics, roi
 from pillow_msroi.bench import bootstrap_ci
 from pillow_msroi.saliency_metrics import centre_gaussian, fixation_density
 from pillow_msroi.osie import load_osie, osie_split
@@ -58,7 +58,8 @@ def main() -> int:
             image = im.convert("RGB")
         ref = np.asarray(image)
         weights = fixation_density(rec.fix_x, rec.fix_y, rec.height, rec.width)
-        maps = {"network": pillow_msroi.roi_map(image), "centre": centre_gaussian(rec.height, rec.width)}
+        # The network map as semantic=True encodes with it by default.
+        maps = {"network": roi.encoding_map(image), "centre": centre_gaussian(rec.height, rec.width)}
         for q in args.quality:
             files = {}
             for method, kind in cases:

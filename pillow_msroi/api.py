@@ -147,7 +147,7 @@ def _network_map(im: Image.Image) -> np.ndarray:
         )
         raise OSError(msg) from exc
     # The network's map at its own resolution: the kernels stretch it on the fly.
-    return roi.small_map(im)
+    return roi.encoding_map(im)
 
 
 def encode_image(

@@ -94,7 +94,7 @@ class Sample:
     name: str
     image: Image.Image  # RGB
     pixels: np.ndarray  # uint8 (H, W, 3): the reference for the metrics
-    roi: np.ndarray  # float32 (H, W) in [0, 1]: the run's map, also roi_psnr's weights
+    roi: np.ndarray  # float32 (H, W) in [0, 1]: the run's encoding map, also roi_psnr's weights
     slack: float
 
 
@@ -240,16 +240,26 @@ def _network_map(image: Image.Image, kind: str = "default") -> np.ndarray:
     return np.asarray(roi_map(image, kind=kind), dtype=np.float32)
 
 
-def map_for(kind: str, image: Image.Image) -> np.ndarray:
-    """The ``kind`` map of ``image`` at its size; the network may raise OSError/ImportError."""
+def _network_encoding_map(image: Image.Image, kind: str = "default") -> np.ndarray:
+    from . import _native, roi
+
+    return _native.upsample_bilinear(roi.encoding_map(image, kind=kind), image.height, image.width)
+
+
+def map_for(kind: str, image: Image.Image, encoding: bool = False) -> np.ndarray:
+    """The ``kind`` map of ``image`` at its size; the network may raise OSError/ImportError.
+
+    With ``encoding``, a network map is the one ``semantic=True`` encodes with by default
+    (``roi.encoding_map``, flattened by ``ENCODING_GAMMA``), stretched to the image;
+    without, it is ``roi_map`` itself, the map scored against fixations.
+    """
     if kind == "centre":
         return _centre_map(image.height, image.width)
     if kind == "spectral":
         return spectral_residual(image)
-    if kind == "network":
-        return _network_map(image)
-    if kind.startswith("network-"):
-        return _network_map(image, kind.removeprefix("network-"))
+    if kind == "network" or kind.startswith("network-"):
+        net_kind = kind.removeprefix("network-") if kind != "network" else "default"
+        return _network_encoding_map(image, net_kind) if encoding else _network_map(image, net_kind)
     raise ValueError(f"unknown map kind {kind!r}")
 
 
@@ -392,7 +402,7 @@ def _load_sample(path: Path, map_kind: str, slack: float) -> Sample:
     if min(image.size) < MIN_SIDE:
         raise BenchError(f"{path.name} is {image.width}x{image.height}; MS-SSIM needs at least {MIN_SIDE} per side")
     try:
-        roi = map_for(map_kind, image)
+        roi = map_for(map_kind, image, encoding=True)
     except (OSError, ImportError) as exc:
         raise BenchError(_network_unavailable_message(exc)) from exc
     if not roi.any():

@@ -152,6 +152,7 @@ def test_cli_errors(images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         raise OSError("MSROI model not found at /nowhere")
 
     monkeypatch.setattr(bench, "_network_map", missing)
+    monkeypatch.setattr(bench, "_network_encoding_map", missing)
     assert bench.main(["bench", str(images), "--out", str(tmp_path / "o"), "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert "not available" in err and "--map-kind centre" in err
@@ -223,6 +224,7 @@ def test_bench_maps_scores(osie: Path, tmp_path: Path, monkeypatch: pytest.Monke
         raise OSError("MSROI model not found at /nowhere")
 
     monkeypatch.setattr(bench, "_network_map", missing)
+    monkeypatch.setattr(bench, "_network_encoding_map", missing)
     report = bench.bench_maps(osie, out=tmp_path, split="all", progress=False)
     assert "(all split, 3 images)" in report
     assert "`network` skipped" in report

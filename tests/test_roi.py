@@ -143,3 +143,18 @@ def test_object_beats_background(kind: str) -> None:
     assert cup > 2 * corners + 0.02
     y, x = np.unravel_index(np.argmax(m), m.shape)
     assert 50 <= y < 350 and 100 <= x < 500
+
+
+def test_encoding_map_is_the_default_map_of_the_encoder(photo: Image.Image) -> None:
+    import pillow_msroi
+
+    small = roi.encoding_map(photo)
+    assert small.dtype == np.float32 and small.ndim == 2
+    assert small.shape[0] < photo.height and small.shape[1] < photo.width
+    assert 0.0 <= small.min() and small.max() == 1.0
+    # A monotone flattening of the network's own map: same order, larger values.
+    raw = roi._normalize(roi.small_map(photo))
+    np.testing.assert_allclose(small, raw**roi.ENCODING_GAMMA, rtol=1e-5, atol=1e-6)
+    assert small.mean() > raw.mean()
+    for method in ("dct", "blend"):
+        assert pillow_msroi.encode(photo, method=method) == pillow_msroi.encode(photo, map=small, method=method)
