@@ -147,7 +147,11 @@ def _network_map(im: Image.Image) -> np.ndarray:
         )
         raise OSError(msg) from exc
     # The network's map at its own resolution: the kernels stretch it on the fly.
-    return roi.encoding_map(im)
+    try:
+        return roi.encoding_map(im)
+    except ImportError as exc:  # onnxruntime, imported on the first use of the network
+        msg = f"semantic encoding without a map needs the MSROI network: {exc}; or pass a map (semantic_map= / map= / --map)"
+        raise OSError(msg) from exc
 
 
 def encode_image(

@@ -103,6 +103,16 @@ def test_metadata_survives_exactly(photo, photo_map):
         assert out.info["comment"] == "caf\u00e9".encode()
 
 
+def test_threads_give_the_serial_bytes_dct():
+    images = [synthetic_rgb(200, 120, seed=s) for s in range(4)]
+    maps = [centred_map(12, 9) ** (s + 1) for s in range(4)]
+    serial = [encode(im, map=m, quality=30 + 10 * s) for s, (im, m) in enumerate(zip(images, maps))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            futures = [pool.submit(encode, im, map=m, quality=30 + 10 * s) for s, (im, m) in enumerate(zip(images, maps))]
+            assert [f.result() for f in futures] == serial
+
+
 def test_threads_give_the_serial_bytes():
     images = [synthetic_rgb(120, 90, seed=s) for s in range(4)]
     maps = [centred_map(12, 9) * (s + 1) for s in range(4)]

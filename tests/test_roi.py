@@ -158,3 +158,54 @@ def test_encoding_map_is_the_default_map_of_the_encoder(photo: Image.Image) -> N
     assert small.mean() > raw.mean()
     for method in ("dct", "blend"):
         assert pillow_msroi.encode(photo, method=method) == pillow_msroi.encode(photo, map=small, method=method)
+
+
+def test_truncated_model(monkeypatch: pytest.MonkeyPatch, tmp_path, photo: Image.Image) -> None:
+    cut = tmp_path / "truncated.onnx"
+    cut.write_bytes(roi.model_path().read_bytes()[: 1 << 20])
+    monkeypatch.setenv("MSROI_MODEL", str(cut))
+    with pytest.raises(OSError, match=r"truncated\.onnx is corrupt or unreadable.*MSROI_MODEL"):
+        roi.roi_map(photo)
+
+
+def test_onnxruntime_missing(monkeypatch: pytest.MonkeyPatch, tmp_path, photo: Image.Image) -> None:
+    import sys
+
+    import pillow_msroi
+
+    # A model path not yet loaded, so a new session (and the import) is needed.
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(roi.model_path().read_bytes())
+    monkeypatch.setenv("MSROI_MODEL", str(copy))
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match="pip install onnxruntime"):
+        roi.roi_map(photo)
+    with pytest.raises(OSError, match=r"needs the MSROI network.*pip install onnxruntime.*or pass a map"):
+        pillow_msroi.encode(photo)
+    before = photo.tobytes()
+    import io
+
+    buf = io.BytesIO()
+    with pytest.raises(OSError, match="pass a map"):
+        photo.save(buf, "JPEG", semantic=True)
+    assert buf.getvalue() == b"" and photo.tobytes() == before
+
+
+def test_shared_session_from_threads(photo: Image.Image) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pillow_msroi
+
+    serial_map = roi.roi_map(photo)
+    serial_file = pillow_msroi.encode(photo)
+    barrier = threading.Barrier(4)
+
+    def run(i: int) -> tuple[np.ndarray, bytes]:
+        barrier.wait()
+        return roi.roi_map(photo), pillow_msroi.encode(photo)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for m, data in pool.map(run, range(4)):
+            np.testing.assert_array_equal(m, serial_map)
+            assert data == serial_file
