@@ -209,3 +209,15 @@ def test_shared_session_from_threads(photo: Image.Image) -> None:
         for m, data in pool.map(run, range(4)):
             np.testing.assert_array_equal(m, serial_map)
             assert data == serial_file
+
+
+def test_installed_package_carries_its_model() -> None:
+    """A normal (non-editable) install finds the model inside the package, not a checkout."""
+    from pathlib import Path
+
+    package = Path(roi.__file__).resolve().parent
+    if (package.parent / "setup.py").is_file():
+        pytest.skip("running from the source tree (in-place build); CI runs this against the installed wheel")
+    assert roi.model_path() == package / "models" / "msroi.onnx"
+    assert (package / "models" / "msroi.onnx.sha256").is_file()
+    assert (package / "models" / "README.md").is_file()
