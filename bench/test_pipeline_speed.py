@@ -58,7 +58,7 @@ def numpy_pipeline(im, rgb, level_map):
 
 
 def test_numpy_pipeline(timed, kodak):
-    timed.pedantic(lambda: [numpy_pipeline(im, rgb, lv) for im, rgb, _, lv in kodak], rounds=3, warmup_rounds=1)
+    timed.pedantic(lambda: [numpy_pipeline(im, rgb, lv) for im, rgb, _, lv in kodak], rounds=5, warmup_rounds=1)
 
 
 def test_semantic_save(timed, kodak):
@@ -69,7 +69,7 @@ def test_semantic_save(timed, kodak):
             buf = io.BytesIO()
             im.save(buf, "JPEG", quality=50, semantic=True, semantic_map=small, semantic_method="blend")
 
-    timed.pedantic(run, rounds=3, warmup_rounds=1)
+    timed.pedantic(run, rounds=5, warmup_rounds=1)
 
 
 def test_semantic_save_default(timed, kodak):
@@ -80,4 +80,4 @@ def test_semantic_save_default(timed, kodak):
             buf = io.BytesIO()
             im.save(buf, "JPEG", quality=50, semantic=True, semantic_map=small)
 
-    timed.pedantic(run, rounds=3, warmup_rounds=1)
+    timed.pedantic(run, rounds=5, warmup_rounds=1)

@@ -1,20 +1,21 @@
 """The paper's method: quality layers -> streaming blend.
 
-Each selected layer is encoded with libjpeg-turbo (simplejpeg), decoded into one reusable
-buffer and its pixels copied where the level map selects it.  Decoded, there is one
-layer at a time; compressed, only a few are in flight.  A layer is coded only over the
+Each selected layer is encoded with libjpeg-turbo (simplejpeg), decoded into a reusable
+buffer and its pixels copied where the level map selects it.  Decoded, there is one layer
+per worker thread at a time; only a few layer jobs are in flight.  A layer is coded only over the
 MCUs around its level's pixels, plus one MCU of context, which makes every pixel equal to
 coding the layer whole; large images go in horizontal bands of whole MCU rows, so the
 input copy and the layers stay band-sized and a 24-megapixel photo needs little more
-than its output.  Encodes run in a small thread pool (simplejpeg releases the GIL);
-decodes and copies run on the calling thread.
+than its output.  Each layer job (encode, decode, copy) runs in a small thread pool:
+simplejpeg and the copy kernel release the GIL, and the levels select disjoint pixels, so
+jobs write to the output concurrently without overlapping.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
@@ -31,11 +32,8 @@ _SUBSAMPLING = {-1: "420", 0: "444", 1: "422", 2: "420"}
 BAND_PIXELS = 1 << 22
 #: Rows of a band are a multiple of this (an MCU row at 4:2:0), so bands split no block.
 BAND_ALIGN = 16
-#: Layer encodes allowed ahead of the decoder: bounds the compressed layers held.
+#: Layer jobs queued beyond the running ones: bounds the band copies and buffers held.
 AHEAD = 3
-
-#: One layer job: its band's rows, the box it codes (rows, columns), its level, its encode.
-Task = tuple[tuple[int, int], tuple[int, int, int, int], int, "Future[bytes]"]
 
 
 @dataclass(frozen=True)
@@ -118,44 +116,46 @@ def blend(
     out = np.empty((h, w, layout.channels), dtype=np.uint8)
     sub = subsampling_of(layout, subsampling)
     spans = bands(h, w, band_pixels)
-    rows = max(b - t for t, b in spans) + 2 * BAND_ALIGN
-    buffer = np.empty(min(rows, h) * w * layout.channels, dtype=np.uint8)
+    rows = min(max(b - t for t, b in spans) + 2 * BAND_ALIGN, h)
     used: set[int] = set()
+    # One decode buffer per worker thread, made on its first job and dropped with this call.
+    local = threading.local()
 
-    def encode(src: np.ndarray, level: int) -> bytes:
-        return simplejpeg.encode_jpeg(
+    def job(band: tuple[int, int], box: tuple[int, int, int, int], level: int, src: np.ndarray) -> None:
+        data = simplejpeg.encode_jpeg(
             np.ascontiguousarray(src), quality=quality_of(level), colorspace=layout.colorspace,
             colorsubsampling=sub, fastdct=False,
         )
+        buffer = getattr(local, "buffer", None)
+        if buffer is None:
+            buffer = local.buffer = np.empty(rows * w * layout.channels, dtype=np.uint8)
+        _apply(data, band, box, level, layout, levels, buffer, out)
 
-    def tasks() -> Iterator[Task]:
-        for top, bottom in spans:
-            boxes = _native.level_boxes(levels[top:bottom])
-            present = np.flatnonzero(boxes[:, 4])
-            s0, s1 = max(0, top - BAND_ALIGN), min(h, bottom + BAND_ALIGN)
-            src = _band_pixels(im, layout, s0, s1)
-            for level in (int(k) for k in present):
-                used.add(level)
-                box = _box(boxes, level, top, (h, w))
-                part = src[box[0] - s0 : box[1] - s0, box[2] : box[3]]
-                yield (top, bottom), box, level, pool.submit(encode, part, level)
-
-    pending: deque[Task] = deque()
-    for task in tasks():
-        pending.append(task)
-        if len(pending) > AHEAD:
-            _apply(pending.popleft(), layout, levels, buffer, out)
+    pending: deque[Future[None]] = deque()
+    for top, bottom in spans:
+        boxes = _native.level_boxes(levels[top:bottom])
+        present = np.flatnonzero(boxes[:, 4])
+        s0, s1 = max(0, top - BAND_ALIGN), min(h, bottom + BAND_ALIGN)
+        src = _band_pixels(im, layout, s0, s1)
+        for level in (int(k) for k in present):
+            used.add(level)
+            box = _box(boxes, level, top, (h, w))
+            part = src[box[0] - s0 : box[1] - s0, box[2] : box[3]]
+            pending.append(pool.submit(job, (top, bottom), box, level, part))
+            if len(pending) > AHEAD:
+                pending.popleft().result()
     while pending:
-        _apply(pending.popleft(), layout, levels, buffer, out)
+        pending.popleft().result()
     return out, tuple(quality_of(k) for k in sorted(used))
 
 
-def _apply(task: Task, layout: Layout, levels: np.ndarray, buffer: np.ndarray, out: np.ndarray) -> None:
-    (top, bottom), (r0, r1, c0, c1), level, future = task
+def _apply(
+    data: bytes, band: tuple[int, int], box: tuple[int, int, int, int], level: int,
+    layout: Layout, levels: np.ndarray, buffer: np.ndarray, out: np.ndarray,
+) -> None:
+    (top, bottom), (r0, r1, c0, c1) = band, box
     layer = buffer[: (r1 - r0) * (c1 - c0) * layout.channels].reshape(r1 - r0, c1 - c0, layout.channels)
-    simplejpeg.decode_jpeg(
-        future.result(), colorspace=layout.decode_space, fastdct=False, fastupsample=False, buffer=layer
-    )
+    simplejpeg.decode_jpeg(data, colorspace=layout.decode_space, fastdct=False, fastupsample=False, buffer=layer)
     # Only the band's own rows: the context rows above and below belong to other bands.
     t, b = max(r0, top), min(r1, bottom)
     _native.blend_level(layer[t - r0 : b - r0], levels[t:b, c0:c1], level, out[t:b, c0:c1])
