@@ -38,6 +38,16 @@ def decoded(data: bytes) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def _cells(d: dict[str, list[float]]) -> str:
+    """Bytes ratio, then mean [bootstrap 95 % interval] wins/n of each delta."""
+    cells = [f"{np.mean(d['bytes']):.3f}"]
+    for key in ("fix", "psnr"):
+        v = np.array(d[key])
+        lo, hi = bootstrap_ci(v)
+        cells.append(f"{v.mean():+.2f} [{lo:+.2f}, {hi:+.2f}] {int((v > 0).sum())}/{v.size}")
+    return " | ".join(cells)
+
+
 def main() -> int:
     default = Path(os.environ.get("MSROI_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "osie"
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,13 +97,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for method, kind in cases:
         for q in args.quality:
-            d = deltas[(method, kind, q)]
-            cells = []
-            for key in ("fix", "psnr"):
-                v = np.array(d[key])
-                lo, hi = bootstrap_ci(v)
-                cells.append(f"{v.mean():+.2f} [{lo:+.2f}, {hi:+.2f}] {int((v > 0).sum())}/{v.size}")
-            print(f"| {method} | {kind} | {q} | {np.mean(d['bytes']):.3f} | {cells[0]} | {cells[1]} |")
+            print(f"| {method} | {kind} | {q} | {_cells(deltas[(method, kind, q)])} |")
     print()
     print("dct against the blend, both budgeted by the same plain JPEG (paired per image; bytes ratio dct / blend)")
     print()
@@ -101,13 +105,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for kind in ("network", "centre"):
         for q in args.quality:
-            d = versus[(kind, q)]
-            cells = []
-            for key in ("fix", "psnr"):
-                v = np.array(d[key])
-                lo, hi = bootstrap_ci(v)
-                cells.append(f"{v.mean():+.2f} [{lo:+.2f}, {hi:+.2f}] {int((v > 0).sum())}/{v.size}")
-            print(f"| {kind} | {q} | {np.mean(d['bytes']):.3f} | {cells[0]} | {cells[1]} |")
+            print(f"| {kind} | {q} | {_cells(versus[(kind, q)])} |")
     return 0
 
 
