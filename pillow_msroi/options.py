@@ -76,6 +76,9 @@ class SemanticOptions:
                 or bool(jpeg.get("smooth"))
             )
             method = "blend" if needs_blend else "dct"
+        if method == "dct" and self.rule is not None:
+            msg = "semantic_rule selects the blend's quality layers; method='dct' has none: drop the rule or use method='blend'"
+            raise ValueError(msg)
         rule = (DEFAULT_RULE if self.rule is None else self.rule) if method == "blend" else None
         return SemanticOptions(self.quality, rule, self.slack, method)
 

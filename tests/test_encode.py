@@ -253,3 +253,12 @@ def test_auto_method_falls_back_to_blend_where_dct_does_not_apply(photo, photo_m
 def test_explicit_dct_rejects_what_it_cannot_do(photo, photo_map):
     with pytest.raises(ValueError, match="CMYK"):
         encode(photo.convert("CMYK"), map=photo_map, method="dct")
+
+
+def test_a_rule_with_explicit_dct_is_an_error(photo, photo_map):
+    with pytest.raises(ValueError, match="semantic_rule selects the blend's quality layers"):
+        encode(photo, map=photo_map, method="dct", rule=3)
+    buf = io.BytesIO()
+    with pytest.raises(ValueError, match="use method='blend'"):
+        photo.save(buf, "JPEG", semantic=True, semantic_map=photo_map, semantic_method="dct", semantic_rule=2)
+    assert buf.getvalue() == b""
