@@ -199,6 +199,32 @@ def test_encode_property(w, h, mode, map_, rule, quality, slack, subsampling, op
     assert result.level_map.min() >= 1 and result.level_map.max() <= 9
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    w=st.integers(1, 48),
+    h=st.integers(1, 48),
+    mode=st.sampled_from(["1", "L", "RGB", "RGBX", "YCbCr"]),
+    map_=maps_st,
+    quality=st.integers(1, 100),
+    slack=st.floats(0, 0.5),
+    subsampling=st.sampled_from([-1, 0, 1, 2]),
+    progressive=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_encode_property_default_method(w, h, mode, map_, quality, slack, subsampling, progressive, seed):
+    im = synthetic_rgb(w, h, seed=seed).convert(mode)
+    before = im.tobytes()
+    result = encode_details(im, map=map_, quality=quality, slack=slack, subsampling=subsampling,
+                            progressive=progressive)
+    assert result.method == "dct"
+    assert len(result.data) <= result.budget
+    assert (0xC2 if progressive else 0xC0) in markers(result.data)
+    with Image.open(io.BytesIO(result.data)) as out:
+        assert out.size == (w, h)
+        out.load()
+    assert im.tobytes() == before
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     sh=st.integers(1, 20), sw=st.integers(1, 20), oh=st.integers(1, 70), ow=st.integers(1, 70),
