@@ -105,15 +105,80 @@ cdef inline uint8 _level(double v, const double* edges, Py_ssize_t n_edges,
     return table[_count(v, edges, n_edges, strict)]
 
 
-cdef void _row_pair(const float[:, ::1] src, Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t width,
-                    const Py_ssize_t* x0, const Py_ssize_t* x1, const double* fx,
-                    double* top, double* bottom) noexcept nogil:
-    # Rows of the stretched map between two source rows share these horizontal terms; with
-    # a network map (1/16-1/32 of the image) they are recomputed once every 16-32 rows.
-    cdef Py_ssize_t j
+cdef inline uint8 _threshold_row(const float* vals, uint8* row, Py_ssize_t width,
+                                 const double* edges, Py_ssize_t n_edges, const uint8* table,
+                                 bint strict, double* lo, double* hi, uint8 cur) noexcept nogil:
+    # Neighbours mostly share a level: test the last level's interval [lo, hi) first
+    # ((lo, hi] when strict); it carries over from row to row.  Returns the last level.
+    cdef Py_ssize_t j, k
+    cdef float v
     for j in range(width):
-        top[j] = src[y0, x0[j]] + fx[j] * (src[y0, x1[j]] - src[y0, x0[j]])
-        bottom[j] = src[y1, x0[j]] + fx[j] * (src[y1, x1[j]] - src[y1, x0[j]])
+        v = vals[j]
+        if (lo[0] < v <= hi[0]) if strict else (lo[0] <= v < hi[0]):
+            row[j] = cur
+        else:
+            k = _count(v, edges, n_edges, strict)
+            cur = table[k]
+            row[j] = cur
+            lo[0] = edges[k - 1] if k > 0 else -INFINITY
+            hi[0] = edges[k] if k < n_edges else INFINITY
+    return cur
+
+
+cdef class _Stretch:
+    """Rows of ``src`` stretched bilinearly to ``width`` columns, one output row at a time.
+
+    Output rows between the same two source rows share their horizontal terms, ``top``
+    and ``diff`` (the lower row's minus the upper's); with a network map (1/16-1/32 of
+    the image) they are recomputed once every 16-32 rows.  A row's value at column ``j``
+    is ``top[j] + wy * diff[j]``.  Callers validate the grid first (``_check_grid``).
+    """
+
+    cdef const float[:, ::1] src
+    cdef Py_ssize_t in_h, width, prev0, prev1
+    cdef double sy
+    cdef Py_ssize_t[::1] x0, x1
+    cdef double[::1] fx, top, diff
+
+    def __cinit__(self, const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width):
+        cdef Py_ssize_t j, in_w = src.shape[1]
+        cdef double sx = <double>in_w / width
+        self.src = src
+        self.in_h = src.shape[0]
+        self.width = width
+        self.sy = <double>self.in_h / height
+        self.prev0 = self.prev1 = -1
+        self.x0 = np.empty(width, dtype=np.intp)
+        self.x1 = np.empty(width, dtype=np.intp)
+        self.fx = np.empty(width, dtype=np.float64)
+        self.top = np.empty(width, dtype=np.float64)
+        self.diff = np.empty(width, dtype=np.float64)
+        for j in range(width):
+            _source_coord(j, in_w, sx, &self.x0[j], &self.x1[j], &self.fx[j])
+
+    cdef bint move_to(self, Py_ssize_t i, double* wy) noexcept nogil:
+        """Set ``wy`` for output row ``i``; True when ``top`` and ``diff`` were recomputed."""
+        cdef Py_ssize_t y0, y1, j
+        cdef double t, b
+        _source_coord(i, self.in_h, self.sy, &y0, &y1, wy)
+        if y0 == self.prev0 and y1 == self.prev1:
+            return False
+        for j in range(self.width):
+            t = self.src[y0, self.x0[j]] + self.fx[j] * (self.src[y0, self.x1[j]] - self.src[y0, self.x0[j]])
+            b = self.src[y1, self.x0[j]] + self.fx[j] * (self.src[y1, self.x1[j]] - self.src[y1, self.x0[j]])
+            self.top[j] = t
+            self.diff[j] = b - t
+        self.prev0, self.prev1 = y0, y1
+        return True
+
+    cdef void values(self, double wy, float* out) noexcept nogil:
+        # No branches, so the compiler vectorizes it; rounded through float32, like the
+        # stretched map itself.
+        cdef const double* t = &self.top[0]
+        cdef const double* d = &self.diff[0]
+        cdef Py_ssize_t j
+        for j in range(self.width):
+            out[j] = <float>(t[j] + wy * d[j])
 
 
 def assign_levels(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width,
@@ -138,65 +203,26 @@ def assign_levels(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width,
             raise ValueError("edges must be sorted in ascending order")
     out = np.empty((height, width), dtype=np.uint8)
     cdef uint8[:, ::1] dst = out
-    cdef Py_ssize_t[::1] x0 = np.empty(width, dtype=np.intp)
-    cdef Py_ssize_t[::1] x1 = np.empty(width, dtype=np.intp)
-    cdef double[::1] fx = np.empty(width, dtype=np.float64)
-    cdef double[::1] top = np.empty(width, dtype=np.float64)
-    cdef double[::1] bottom = np.empty(width, dtype=np.float64)
+    cdef _Stretch rows = _Stretch(src, height, width)
     cdef float[::1] vals = np.empty(width, dtype=np.float32)
-    cdef double sy = <double>in_h / height, sx = <double>in_w / width
-    cdef Py_ssize_t y0, y1, prev0 = -1, prev1 = -1
     cdef double wy, lo = INFINITY, hi = -INFINITY
-    cdef float v
     cdef uint8 cur = 0
     cdef uint8* row
-    cdef Py_ssize_t k
     cdef const double* e_ptr = &edges[0] if n_edges > 0 else NULL
     with nogil:
-        for j in range(width):
-            _source_coord(j, in_w, sx, &x0[j], &x1[j], &fx[j])
         for i in range(height):
-            _source_coord(i, in_h, sy, &y0, &y1, &wy)
-            if y0 != prev0 or y1 != prev1:
-                _row_pair(src, y0, y1, width, &x0[0], &x1[0], &fx[0], &top[0], &bottom[0])
-                # From here on ``bottom`` holds the vertical difference (the same double
-                # subtraction the per-pixel formula makes).
-                for j in range(width):
-                    bottom[j] = bottom[j] - top[j]
-                prev0 = y0
-                prev1 = y1
-            # A loop of its own (no branches) so the compiler vectorizes the interpolation;
-            # rounded through float32, like the stretched map itself.
-            for j in range(width):
-                vals[j] = <float>(top[j] + wy * bottom[j])
+            rows.move_to(i, &wy)
+            rows.values(wy, &vals[0])
             row = &dst[i, 0]
             if divisor > 0.0:
                 for j in range(width):
                     row[j] = _level(vals[j], e_ptr, n_edges, &table[0], n_table, strict, divisor)
                 continue
-            # Neighbours mostly share a level: test the last level's interval first.
+            # A constant ``strict`` per call site lets the compiler drop the test per pixel.
             if strict:
-                for j in range(width):
-                    v = vals[j]
-                    if lo < v <= hi:
-                        row[j] = cur
-                    else:
-                        k = _count(v, e_ptr, n_edges, True)
-                        cur = table[k]
-                        row[j] = cur
-                        lo = e_ptr[k - 1] if k > 0 else -INFINITY
-                        hi = e_ptr[k] if k < n_edges else INFINITY
+                cur = _threshold_row(&vals[0], row, width, e_ptr, n_edges, &table[0], True, &lo, &hi, cur)
             else:
-                for j in range(width):
-                    v = vals[j]
-                    if lo <= v < hi:
-                        row[j] = cur
-                    else:
-                        k = _count(v, e_ptr, n_edges, False)
-                        cur = table[k]
-                        row[j] = cur
-                        lo = e_ptr[k - 1] if k > 0 else -INFINITY
-                        hi = e_ptr[k] if k < n_edges else INFINITY
+                cur = _threshold_row(&vals[0], row, width, e_ptr, n_edges, &table[0], False, &lo, &hi, cur)
     return out
 
 
@@ -205,27 +231,17 @@ def mean_max(const float[:, ::1] src, Py_ssize_t height, Py_ssize_t width):
     streamed without storing the stretched map."""
     cdef Py_ssize_t in_h = src.shape[0], in_w = src.shape[1], i, j
     _check_grid(in_h, in_w, height, width)
-    cdef Py_ssize_t[::1] x0 = np.empty(width, dtype=np.intp)
-    cdef Py_ssize_t[::1] x1 = np.empty(width, dtype=np.intp)
-    cdef double[::1] fx = np.empty(width, dtype=np.float64)
-    cdef double sy = <double>in_h / height, sx = <double>in_w / width
-    cdef double[::1] top = np.empty(width, dtype=np.float64)
-    cdef double[::1] bottom = np.empty(width, dtype=np.float64)
-    cdef Py_ssize_t y0, y1, prev0 = -1, prev1 = -1
+    cdef _Stretch rows = _Stretch(src, height, width)
+    cdef float[::1] vals = np.empty(width, dtype=np.float32)
     cdef double wy, row_sum, total = 0.0
     cdef float v, vmax = -3.4e38
     with nogil:
-        for j in range(width):
-            _source_coord(j, in_w, sx, &x0[j], &x1[j], &fx[j])
         for i in range(height):
-            _source_coord(i, in_h, sy, &y0, &y1, &wy)
-            if y0 != prev0 or y1 != prev1:
-                _row_pair(src, y0, y1, width, &x0[0], &x1[0], &fx[0], &top[0], &bottom[0])
-                prev0 = y0
-                prev1 = y1
+            rows.move_to(i, &wy)
+            rows.values(wy, &vals[0])
             row_sum = 0.0
             for j in range(width):
-                v = <float>(top[j] + wy * (bottom[j] - top[j]))
+                v = vals[j]
                 row_sum += v
                 if v > vmax:
                     vmax = v

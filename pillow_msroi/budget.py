@@ -27,7 +27,8 @@ def _scale(q: float) -> float:
     return 5000.0 / q if q < 50 else max(200.0 - 2.0 * q, 1.0)
 
 
-def _quality_at(scale: float) -> float:
+def quality_at(scale: float) -> float:
+    """Inverse of libjpeg's quality -> scale mapping, continuous."""
     return 5000.0 / scale if scale > 100.0 else (200.0 - scale) / 2.0
 
 
@@ -50,13 +51,13 @@ def _estimate(sizes: dict[int, int], budget: int, lo: int, hi: int) -> float:
         a, b = math.log(max(sizes[below], 1)), math.log(max(sizes[above], 1))
         if b > a:
             xa, xb = math.log(_scale(below)), math.log(_scale(above))
-            return _quality_at(math.exp(xa + (target - a) * (xb - xa) / (b - a)))
+            return quality_at(math.exp(xa + (target - a) * (xb - xa) / (b - a)))
         return (lo + hi) / 2
     known = below if below is not None else above
     if known is None:
         return (lo + hi) / 2
     x = math.log(_scale(known)) - (target - math.log(max(sizes[known], 1))) / EXPONENT
-    return _quality_at(math.exp(x))
+    return quality_at(math.exp(x))
 
 
 def highest_quality_within(

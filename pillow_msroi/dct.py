@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import _native, writer
+from . import _native, budget, writer
 
 #: Threads for the transform and the quantization (the kernels release the GIL).
 WORKERS = 2
@@ -121,7 +121,9 @@ class Header:
     progressive: bool
     segments: bytes  # APPn and COM segments, verbatim and in order
     adobe_transform: int | None  # APP14 colour transform flag, None without APP14
-    #: Code length of every AC symbol in each AC Huffman table (16 where absent).
+    #: Code length of every AC symbol in each AC Huffman table that comes before the first
+    #: scan (16 where a symbol is absent).  A progressive file's AC tables come with their
+    #: scans, so for it this is empty and every AC symbol is priced at a flat 8 bits.
     ac_bits: dict[int, np.ndarray]
 
 
@@ -201,10 +203,6 @@ class DctEncoded:
 def _pixels(im: Image.Image, header: Header) -> tuple[np.ndarray, bool]:
     """The image as uint8 (H, W, C) and whether its channels go through RGB -> YCbCr."""
     mode = im.mode
-    n = len(header.components)
-    if mode == "CMYK" or n == 4:
-        msg = "method='dct' does not support CMYK images; use method='blend'"
-        raise ValueError(msg)
     if mode in ("1", "L"):
         src = im.convert("L") if mode == "1" else im
         return np.asarray(src)[:, :, None], False
@@ -237,7 +235,7 @@ class _Prepared:
     """The coefficients of one image, ready to be quantized again and again."""
 
     def __init__(
-        self, im: Image.Image, small: np.ndarray, header: Header, pool: ThreadPoolExecutor | None = None
+        self, im: Image.Image, small: np.ndarray, header: Header, pool: ThreadPoolExecutor
     ) -> None:
         pixels, to_ycbcr = _pixels(im, header)
         self.header = header
@@ -269,11 +267,13 @@ class _Prepared:
         # The planes (3 bytes a pixel) are not needed again: free them before the output
         # levels are allocated, which keeps the peak near 3x the RGB bytes, not 4x.
         del transform, planes
-        self.weights = [block_weights(_coarsen(fine, counts, fv, fh)) for fh, fv in factors]
+        # Components with the same sampling (the two chroma planes) share one array.
+        weights = {f: block_weights(_coarsen(fine, counts, f[1], f[0])) for f in set(factors)}
+        self.weights = [weights[f] for f in factors]
         self.tables = [min(c.table, 1) for c in comps]
         self.out = [np.empty(c.shape, dtype=np.int16) for c in self.coefs]
-        self.quality = 0
-        self.state: tuple[int, float] | None = None  # what ``out`` holds
+        self.state: tuple[int, float] | None = None  # (quality, strength) that ``out`` holds
+        self.qtables: dict[int, np.ndarray] = {}  # quality's table per table id, for the file
         n = len(comps)
         self.script = progressive_script(n) if header.progressive else (Scan(tuple(range(n))),)
         # Blocks that cover the image, per component: what a one-component scan codes.
@@ -282,29 +282,29 @@ class _Prepared:
         ]
 
     def _map(self, fn: Callable[[int], Any], items: Any) -> list[Any]:
-        # The kernels release the GIL, so a second thread takes half of the work.
-        if self.pool is None:
-            return [fn(k) for k in items]
+        # The kernels release the GIL, so the pool's threads share the work.
         return list(self.pool.map(fn, items))
 
     def quantize(self, quality: int, strength: float) -> None:
         """Levels of every block for one table quality and map strength (kept for ``write``)."""
         if (quality, strength) == self.state:
             return
-        self.quality, self.state = quality, (quality, strength)
-        args = []
-        for table in self.tables:
-            step2 = nominal_step(quality, chroma=table == 1) ** 2
-            bits = self.header.ac_bits.get(table, _FLAT_BITS)
-            args.append((quant_table(quality, chroma=table == 1), step2 * BASE, step2 * strength, bits))
+        self.state = (quality, strength)
+        self.qtables = {t: quant_table(quality, chroma=t == 1) for t in set(self.tables)}
+        steps2 = {t: nominal_step(quality, chroma=t == 1) ** 2 for t in set(self.tables)}
+        args = [
+            (self.qtables[t], steps2[t] * BASE, steps2[t] * strength, self.header.ac_bits.get(t, _FLAT_BITS))
+            for t in self.tables
+        ]
 
-        def half(part: int) -> None:
+        def part(k: int) -> None:
+            # Blocks are quantized independently: each worker takes a share of block rows.
             for coef, weight, out, (qt, base, scale, bits) in zip(self.coefs, self.weights, self.out, args):
-                rows = slice(0, len(coef) // 2) if part == 0 else slice(len(coef) // 2, len(coef))
+                rows = slice(len(coef) * k // WORKERS, len(coef) * (k + 1) // WORKERS)
                 if rows.start < rows.stop:
                     _native.quantize_rd(coef[rows], qt, weight[rows], base, scale, bits, out[rows])
 
-        self._map(half, (0, 1))
+        self._map(part, range(WORKERS))
 
     def _scans(self, emit: bool) -> list[tuple[Any, dict[tuple[int, int], tuple[bytes, bytes]]]]:
         hd = self.header
@@ -352,14 +352,8 @@ class _Prepared:
         """The JPEG file of the levels of the last ``quantize``."""
         return self._assemble(self._scans(emit=True))
 
-    def encode(self, quality: int, strength: float) -> bytes:
-        """The JPEG file for one table quality and map strength."""
-        self.quantize(quality, strength)
-        return self.write()
-
     def _assemble(self, scans: list[tuple[Any, dict[tuple[int, int], tuple[bytes, bytes]]]]) -> bytes:
-        tables = {t: quant_table(self.quality, chroma=t == 1) for t in set(self.tables)}
-        return _assemble(self.header, tables, self.tables, list(zip(self.script, scans)))
+        return _assemble(self.header, self.qtables, self.tables, list(zip(self.script, scans)))
 
 
 _FLAT_BITS = np.full(256, 8.0, dtype=np.float32)
@@ -475,12 +469,11 @@ def _first_guess(quality: int, bits_per_pixel: float) -> int:
     how many bits per pixel plain JPEG spends there (Kodak fit, within ~1 quality)."""
     g0, g1, g2 = GUESS
     log_scale = g0 + g1 * math.log(_law_scale(quality)) + g2 * math.log(max(bits_per_pixel, 1e-3))
-    return min(100, max(quality, round(_quality_at(math.exp(log_scale)))))
+    return min(100, max(quality, round(budget.quality_at(math.exp(log_scale)))))
 
 
 @dataclass(frozen=True)
 class _Fit:
-    size: int | None  # estimated
     quality: int | None
     strength: float
     passes: int
@@ -489,11 +482,6 @@ class _Fit:
 def _law_scale(quality: int) -> int:
     """libjpeg's scale for the size law: Q100's 0 acts as 1 (all table entries are 1)."""
     return max(_scale(quality), 1)
-
-
-def _quality_at(scale: float) -> float:
-    """Inverse of libjpeg's quality -> scale mapping, continuous."""
-    return 5000.0 / scale if scale > 100.0 else (200.0 - scale) / 2.0
 
 
 def _fit(size_of: Callable[[int, float], int], limit: int, guess: int, strength: float) -> _Fit:
@@ -530,13 +518,13 @@ def _fit(size_of: Callable[[int, float], int], limit: int, guess: int, strength:
             span = math.log(_law_scale(above) / _law_scale(below))
             exponent = math.log(sizes[above] / sizes[below]) / span if span < 0 else SCALE_EXPONENT
         aim = limit * (1.0 - TOLERANCE / 2) / size
-        target = math.floor(_quality_at(_law_scale(probe) * aim ** (1.0 / exponent)))
+        target = math.floor(budget.quality_at(_law_scale(probe) * aim ** (1.0 / exponent)))
         if lo >= 1 and target <= lo and strength > 0:
             break  # lo + 1 should not fit: the fill below tries it with a stronger map
         probe = min(max(target, lo + 1), hi - 1)
     if lo < 1:
-        return _Fit(None, None, strength, passes)
-    best = _Fit(sizes[lo], lo, strength, passes)
+        return _Fit(None, strength, passes)
+    best = _Fit(lo, strength, passes)
     if lo == 100 or strength <= 0 or sizes[lo] >= limit * (1.0 - TOLERANCE):
         return best
     # Size of lo + 1 at the caller's strength: measured, or predicted by the size law.
@@ -547,8 +535,8 @@ def _fit(size_of: Callable[[int, float], int], limit: int, guess: int, strength:
         size = size_of(lo + 1, s_next)
         passes += 1
         if size <= limit:
-            return _Fit(size, lo + 1, s_next, passes)
+            return _Fit(lo + 1, s_next, passes)
         if size < size_prev:
             elasticity = math.log(size / size_prev) / math.log(s_next / s_prev)
         s_prev, size_prev = s_next, size
-    return _Fit(best.size, best.quality, best.strength, passes)
+    return _Fit(best.quality, best.strength, passes)
