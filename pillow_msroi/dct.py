@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from . import _native, budget, writer
+from .options import dct_unsupported
 
 #: Threads for the transform and the quantization (the kernels release the GIL).
 WORKERS = 2
@@ -430,12 +431,9 @@ def encode_dct(
     (any size up to the image's), ``jpeg`` the caller's Pillow options with subsampling
     resolved.  The file is baseline unless the caller asks for ``progressive``.
     """
-    if im.mode == "CMYK":
-        msg = "method='dct' does not support CMYK images; use method='blend'"
-        raise ValueError(msg)
-    if jpeg.get("streamtype", 0):
-        msg = "method='dct' writes complete JPEG files only (no streamtype); use method='blend'"
-        raise ValueError(msg)
+    unsupported = dct_unsupported(im.mode, jpeg)
+    if unsupported:
+        raise ValueError(unsupported)
     plain = writer.write(im, {**jpeg, "quality": quality})
     limit = math.floor(len(plain) * (1.0 + slack))
     header = parse_header(plain)

@@ -69,18 +69,27 @@ class SemanticOptions:
         """Options with "auto" replaced by the method that will run and the rule filled in."""
         method = self.method
         if method == "auto":
-            needs_blend = (
-                self.rule is not None
-                or mode == "CMYK"
-                or bool(jpeg.get("streamtype"))
-                or bool(jpeg.get("smooth"))
-            )
-            method = "blend" if needs_blend else "dct"
+            method = "blend" if self.rule is not None or dct_unsupported(mode, jpeg) else "dct"
         if method == "dct" and self.rule is not None:
             msg = "semantic_rule selects the blend's quality layers; method='dct' has none: drop the rule or use method='blend'"
             raise ValueError(msg)
         rule = (DEFAULT_RULE if self.rule is None else self.rule) if method == "blend" else None
         return SemanticOptions(self.quality, rule, self.slack, method)
+
+
+def dct_unsupported(mode: str, jpeg: dict[str, Any]) -> str | None:
+    """Why ``method="dct"`` cannot make this file (an error message), or None if it can.
+
+    The one list of what the DCT path lacks: "auto" falls back to the blend on it, and an
+    explicit "dct" raises it.
+    """
+    if mode == "CMYK":
+        return "method='dct' does not support CMYK images; use method='blend'"
+    if jpeg.get("streamtype"):
+        return "method='dct' writes complete JPEG files only (no streamtype); use method='blend'"
+    if jpeg.get("smooth"):
+        return "method='dct' does not smooth (smooth=); use method='blend' or drop smooth"
+    return None
 
 
 def check_quality(quality: Any, name: str = "quality") -> int:

@@ -253,6 +253,11 @@ def test_auto_method_falls_back_to_blend_where_dct_does_not_apply(photo, photo_m
 def test_explicit_dct_rejects_what_it_cannot_do(photo, photo_map):
     with pytest.raises(ValueError, match="CMYK"):
         encode(photo.convert("CMYK"), map=photo_map, method="dct")
+    # smooth= used to be dropped silently (the budget came from a smoothed plain file).
+    with pytest.raises(ValueError, match="does not smooth"):
+        encode(photo, map=photo_map, method="dct", smooth=10)
+    with pytest.raises(ValueError, match="streamtype"):
+        encode(photo, map=photo_map, method="dct", streamtype=2)
 
 
 def test_a_rule_with_explicit_dct_is_an_error(photo, photo_map):
