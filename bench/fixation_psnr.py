@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 from pathlib import Path
 
@@ -24,7 +23,9 @@ import pillow_msroi
 from pillow_msroi import budget, metrics, roi
 from pillow_msroi.bench import bootstrap_ci
 from pillow_msroi.saliency_metrics import centre_gaussian, fixation_density
-from pillow_msroi.osie import load_osie, osie_split
+from pillow_msroi.osie import OsieImage, load_osie, osie_split
+
+from kodak import shared_dir  # bench/ is on the path: the script's own folder
 
 
 def plain(image: Image.Image, quality: int) -> bytes:
@@ -38,6 +39,22 @@ def decoded(data: bytes) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def osie_case(root: Path, rec: OsieImage, n: int, total: int) -> tuple[Image.Image, np.ndarray, np.ndarray]:
+    """One stimulus (with a progress line): the RGB image, its pixels, its fixation density."""
+    print(f"\r{n + 1}/{total} {rec.name}", end="", file=sys.stderr, flush=True)
+    with Image.open(root / "stimuli" / rec.name) as im:
+        image = im.convert("RGB")
+    return image, np.asarray(image), fixation_density(rec.fix_x, rec.fix_y, rec.height, rec.width)
+
+
+def _add(into: dict[str, list[float]], ours: tuple[np.ndarray, int], theirs: tuple[np.ndarray, int]) -> None:
+    """One paired image: score deltas and bytes ratio of ``ours`` against ``theirs``."""
+    (a, na), (b, nb) = ours, theirs
+    into["fix"].append(float(a[0] - b[0]))
+    into["psnr"].append(float(a[1] - b[1]))
+    into["bytes"].append(na / nb)
+
+
 def _cells(d: dict[str, list[float]]) -> str:
     """Bytes ratio, then mean [bootstrap 95 % interval] wins/n of each delta."""
     cells = [f"{np.mean(d['bytes']):.3f}"]
@@ -49,7 +66,7 @@ def _cells(d: dict[str, list[float]]) -> str:
 
 
 def main() -> int:
-    default = Path(os.environ.get("MSROI_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "osie"
+    default = shared_dir() / "data" / "osie"
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--osie", type=Path, default=default)
     parser.add_argument("--quality", type=int, nargs="+", default=[30, 50, 75])
@@ -63,32 +80,30 @@ def main() -> int:
     # dct against the blend directly: both files from the same budget, paired per image.
     versus = {(k, q): {"fix": [], "psnr": [], "bytes": []} for k in ("network", "centre") for q in args.quality}
     for n, rec in enumerate(val):
-        print(f"\r{n + 1}/{len(val)} {rec.name}", end="", file=sys.stderr, flush=True)
-        with Image.open(args.osie / "stimuli" / rec.name) as im:
-            image = im.convert("RGB")
-        ref = np.asarray(image)
-        weights = fixation_density(rec.fix_x, rec.fix_y, rec.height, rec.width)
+        image, ref, weights = osie_case(args.osie, rec, n, len(val))
         # The network map as semantic=True encodes with it by default.
         maps = {"network": roi.encoding_map(image), "centre": centre_gaussian(rec.height, rec.width)}
+        plain_files: dict[int, bytes] = {}  # quality -> plain JPEG, shared by every search
+
+        def plain_at(p: int) -> bytes:
+            if p not in plain_files:
+                plain_files[p] = plain(image, p)
+            return plain_files[p]
+
+        def scores(data: bytes) -> np.ndarray:
+            out = decoded(data)
+            return np.array([metrics.weighted_psnr(ref, out, weights), metrics.psnr(ref, out)])
+
         for q in args.quality:
-            files = {}
+            files = {}  # (method, kind) -> (fixation-weighted PSNR, PSNR), bytes
             for method, kind in cases:
                 data = pillow_msroi.encode(image, quality=q, map=maps[kind], method=method)
-                files[(method, kind)] = decoded(data), len(data)
-                fit = budget.highest_quality_within(lambda p: plain(image, p), len(data), guess=q)
-                if fit.data is None:
-                    continue
-                a, b = decoded(data), decoded(fit.data)
-                d = deltas[(method, kind, q)]
-                d["fix"].append(metrics.weighted_psnr(ref, a, weights) - metrics.weighted_psnr(ref, b, weights))
-                d["psnr"].append(metrics.psnr(ref, a) - metrics.psnr(ref, b))
-                d["bytes"].append(len(data) / len(fit.data))
+                files[(method, kind)] = scores(data), len(data)
+                fit = budget.highest_quality_within(plain_at, len(data), guess=q)
+                if fit.data is not None:
+                    _add(deltas[(method, kind, q)], files[(method, kind)], (scores(fit.data), len(fit.data)))
             for kind in ("network", "centre"):
-                (a, na), (b, nb) = files[("dct", kind)], files[("blend", kind)]
-                v = versus[(kind, q)]
-                v["fix"].append(metrics.weighted_psnr(ref, a, weights) - metrics.weighted_psnr(ref, b, weights))
-                v["psnr"].append(metrics.psnr(ref, a) - metrics.psnr(ref, b))
-                v["bytes"].append(na / nb)
+                _add(versus[(kind, q)], files[("dct", kind)], files[("blend", kind)])
     print(file=sys.stderr)
     print(f"OSIE validation split, {len(val)} images; deltas in dB against plain JPEG at equal bytes "
           "(mean [bootstrap 95 % interval], wins)")

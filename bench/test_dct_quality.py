@@ -12,20 +12,18 @@ plain JPEG over the ROI and over the rest, in RGB and in luma (BT.601 Y of RGB).
 from __future__ import annotations
 
 import io
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from kodak import kodak_paths  # bench/ is on the path: pytest's pythonpath, or the script's folder
 from PIL import Image
 
 import pillow_msroi
-from pillow_msroi import dct, maps, options, writer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kodak import kodak_paths  # noqa: E402
+from pillow_msroi import metrics, writer
+from pillow_msroi.saliency_metrics import centre_gaussian
 
 QUALITIES = (30, 50, 75)
 #: Targets at Q50 (Issue 5): ROI gain and largest loss over the rest, RGB PSNR.
@@ -33,16 +31,11 @@ TARGET_ROI_DB, TARGET_REST_DB = 2.5, -2.0
 
 
 def centred(h: int, w: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:h, 0:w] + 0.5
-    return np.exp(-(((xx - w / 2) / (w / 5)) ** 2 + ((yy - h / 2) / (h / 5)) ** 2) / 2).astype(np.float32)
+    return centre_gaussian(h, w, 5.0)
 
 
 def encode_dct(im: Image.Image, small: np.ndarray, quality: int) -> bytes:
-    """The dct method through the public API once it is wired in, directly until then."""
-    if "dct" in options.METHODS:
-        return pillow_msroi.encode_details(im, map=small, quality=quality, method="dct").data
-    source = writer.view(im)
-    return dct.encode_dct(source, maps.prepare(small, *im.size), quality, 0.0, {"subsampling": -1}).data
+    return pillow_msroi.encode_details(im, map=small, quality=quality, method="dct").data
 
 
 def encode_blend(im: Image.Image, small: np.ndarray, quality: int) -> bytes:
@@ -93,10 +86,6 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / np.mean((a - b) ** 2)))
 
 
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.array([0.299, 0.587, 0.114])
-
-
 def quality_table(paths: list[Path] | None = None, qualities: tuple[int, ...] = QUALITIES) -> list[Row]:
     """Mean figures of both methods over the Kodak images, one row per method and quality."""
     samples = []
@@ -107,22 +96,23 @@ def quality_table(paths: list[Path] | None = None, qualities: tuple[int, ...] = 
         samples.append((im, full[::32, ::32].copy(), roi, np.asarray(im, dtype=np.float64)))
     rows = []
     for q in qualities:
-        for name, method in METHODS.items():
-            per_image = []
-            for im, small, roi, src in samples:
-                plain = writer.write(writer.view(im), {"quality": q})
+        per_image: dict[str, list[tuple[float, ...]]] = {name: [] for name in METHODS}
+        for im, small, roi, src in samples:
+            plain = writer.write(writer.view(im), {"quality": q})
+            ref = np.asarray(Image.open(io.BytesIO(plain)).convert("RGB"), dtype=np.float64)
+            for name, method in METHODS.items():
                 t0 = time.perf_counter()
                 data = method(im, small, q)
                 seconds = time.perf_counter() - t0
                 ours = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
-                ref = np.asarray(Image.open(io.BytesIO(plain)).convert("RGB"), dtype=np.float64)
                 deltas = [
                     _psnr(f(src)[m], f(ours)[m]) - _psnr(f(src)[m], f(ref)[m])
-                    for f in (lambda x: x, _luma)
+                    for f in (lambda x: x, metrics.luma)
                     for m in (roi, ~roi)
                 ]
-                per_image.append((len(data) / len(plain), *deltas, seconds))
-            arr = np.array(per_image)
+                per_image[name].append((len(data) / len(plain), *deltas, seconds))
+        for name in METHODS:
+            arr = np.array(per_image[name])
             mean = arr.mean(axis=0)
             rows.append(Row(name, q, mean[0], arr[:, 0].max(), *mean[1:6]))
     return rows

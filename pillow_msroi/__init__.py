@@ -9,15 +9,9 @@ __version__ = "0.1.0"
 
 from .api import Encoded, encode, encode_details
 from .plugin import is_registered, register, unregister
+from .roi import roi_map  # onnxruntime itself is imported on the first call
 
 __all__ = ["Encoded", "__version__", "encode", "encode_details", "is_registered", "register", "roi_map", "unregister"]
-
-
-def roi_map(image, **kwargs):
-    """Region-of-interest map of ``image`` from the MSROI network: float32 (H, W) in [0, 1]."""
-    from .roi import roi_map as _roi_map
-
-    return _roi_map(image, **kwargs)
 
 
 register()

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
-from . import blend, budget, dct, levels, maps, writer
+from . import blend, budget, dct, levels, maps, roi, writer
 from .options import (
     DEFAULT_METHOD,
     DEFAULT_QUALITY,
@@ -120,7 +120,7 @@ def _resolve_subsampling(im: Image.Image, jpeg: dict[str, Any]) -> int:
 
 
 #: libjpeg's limit on each side (JPEG_MAX_DIMENSION); Pillow reports it only as a broken stream.
-MAX_SIDE = 65500
+JPEG_MAX_SIDE = 65500
 
 
 def _check_image(image: Any) -> None:
@@ -132,20 +132,12 @@ def _check_image(image: Any) -> None:
     if w < 1 or h < 1:
         msg = f"cannot write empty image ({w}x{h})"
         raise ValueError(msg)
-    if w > MAX_SIDE or h > MAX_SIDE:
-        msg = f"cannot write a {w}x{h} image as JPEG: libjpeg allows at most {MAX_SIDE} pixels per side; resize or tile it"
+    if w > JPEG_MAX_SIDE or h > JPEG_MAX_SIDE:
+        msg = f"cannot write a {w}x{h} image as JPEG: libjpeg allows at most {JPEG_MAX_SIDE} pixels per side; resize or tile it"
         raise OSError(msg)
 
 
 def _network_map(im: Image.Image) -> np.ndarray:
-    try:
-        from . import roi
-    except ImportError as exc:  # the network module or onnxruntime is not available
-        msg = (
-            "semantic encoding without a map needs the MSROI network, which is not available "
-            f"({exc}); pass a map (semantic_map= / map= / --map) or install onnxruntime"
-        )
-        raise OSError(msg) from exc
     # The network's map at its own resolution: the kernels stretch it on the fly.
     try:
         return roi.encoding_map(im)

@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import budget
+from . import budget, maps
 from .api import encode_details
 from .options import DEFAULT_RULE, DEFAULT_SLACK, METHODS
+from .roi import KINDS
 from .saliency_metrics import auc_judd, cc, centre_gaussian, fixation_density, nss
 
 __all__ = [
@@ -72,7 +73,8 @@ CURVE_QUALITIES = tuple(range(30, 91, 10))
 MAP_KINDS = ("network", "centre", "spectral")
 #: Reference every paired delta is taken against.
 REFERENCE = "jpeg"
-#: Smallest side all metrics accept (MS-SSIM's five scales of an 11-tap window).
+#: Smallest side all metrics accept: ``metrics.MS_SSIM_MIN_SIDE`` (tested equal), restated
+#: because importing metrics imports scipy, which ``msroi --help`` should not wait for.
 MIN_SIDE = 11 * 2**4
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp"}
 _MOZJPEG = "mozjpeg403"
@@ -201,13 +203,6 @@ for _method in METHODS:
 # --------------------------------------------------------------------------
 
 
-def _normalize(m: np.ndarray) -> np.ndarray:
-    lo, hi = float(m.min()), float(m.max())
-    if not hi > lo:
-        return np.zeros(m.shape, np.float32)
-    return ((m - lo) / (hi - lo)).astype(np.float32)
-
-
 def spectral_residual(image: Image.Image | np.ndarray, *, side: int = 64, sigma: float = 2.5) -> np.ndarray:
     """Spectral residual saliency (Hou & Zhang, CVPR 2007), float32 (H, W) in [0, 1].
 
@@ -231,7 +226,7 @@ def spectral_residual(image: Image.Image | np.ndarray, *, side: int = 64, sigma:
     saliency = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
     saliency = ndimage.gaussian_filter(saliency, sigma, mode="nearest")
     full = Image.fromarray(saliency.astype(np.float32), "F").resize((width, height), Image.BILINEAR)
-    return _normalize(np.asarray(full, dtype=np.float32))
+    return maps.normalize(np.asarray(full, dtype=np.float32))
 
 
 def _network_map(image: Image.Image, kind: str = "default") -> np.ndarray:
@@ -455,9 +450,10 @@ def run_bench(folder: Path, out: Path, *, qualities: Sequence[int] = DEFAULT_QUA
             "The map is the centred Gaussian itself, so each method and its `-centre` control are "
             "the same encoder here; the rule rows show only what the rules do with a centre map."
         )
-    write_summary(load_rows(csv_path), out / "summary.md", meta=[m for m in meta if m], seed=seed)
+    rows = load_rows(csv_path)
+    write_summary(rows, out / "summary.md", meta=[m for m in meta if m], seed=seed)
     if plots:
-        write_plots(load_rows(csv_path), out)
+        write_plots(rows, out)
     return out
 
 
@@ -688,13 +684,16 @@ def write_plots(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
 
     semantic = sorted({r["matched_to"] for r in rows if r["role"] == "matched"})
     images = sorted({r["image"] for r in rows})
+    # Each semantic encoder's deltas pooled over the main qualities (or its only quality).
+    pooled: dict[str, Delta | None] = {}
+    for s in semantic:
+        deltas = paired_deltas(rows, s, f"{REFERENCE}@{s}")
+        pooled[s] = next((d for d in deltas if d.quality is None), deltas[0] if deltas else None)
     for m in METRICS:
         fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(images) + 2), 4.5))
         width = 0.8 / max(len(semantic), 1)
         for k, s in enumerate(semantic):
-            pooled = [d for d in paired_deltas(rows, s, f"{REFERENCE}@{s}") if d.quality is None]
-            pooled = pooled or paired_deltas(rows, s, f"{REFERENCE}@{s}")[:1]
-            per = pooled[0].per_image[m] if pooled else {}
+            per = pooled[s].per_image[m] if pooled[s] is not None else {}
             x = np.arange(len(images)) + (k - (len(semantic) - 1) / 2) * width
             ax.bar(x, [per.get(img, math.nan) for img in images], width, color=colour.get(s, "C0"), label=s)
         ax.axhline(0, color="black", linewidth=0.8)
@@ -894,7 +893,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 @_reporting_errors
 def _cmd_bench_maps(args: argparse.Namespace) -> int:
-    known = {"network", "network-msroi", "network-readout", "centre", "spectral"}
+    known = {*MAP_KINDS, *(f"network-{k}" for k in KINDS if k != "default")}
     maps = list(dict.fromkeys(args.maps or DEFAULT_MAPS))
     unknown = sorted(set(maps) - known)
     if unknown:

@@ -164,10 +164,8 @@ def _apply(
 def to_image(layout: Layout, blended: np.ndarray) -> Image.Image:
     """The blend as a Pillow image in the mode the caller's image is saved in."""
     h, w, _ = blended.shape
-    if layout.mode in ("L", "RGBX"):  # Pillow maps these buffers without copying
-        im = Image.frombuffer(layout.mode, (w, h), blended, "raw", layout.mode, 0, 1)
-    else:
-        im = Image.frombuffer(layout.mode, (w, h), blended.tobytes(), "raw", layout.mode, 0, 1)
+    # Every layout's mode (L, RGBX, CMYK) is one Pillow maps without copying the buffer.
+    im = Image.frombuffer(layout.mode, (w, h), blended, "raw", layout.mode, 0, 1)
     if layout.final_mode == "YCbCr":
         im = im.convert("RGB").convert("YCbCr")
     return im

@@ -260,14 +260,10 @@ class _Prepared:
             msg = f"sampling factors {[(c.h, c.v) for c in comps]} are not integer ratios"
             raise ValueError(msg)
 
-        def transform(k: int) -> np.ndarray:
-            fh, fv = factors[k]
-            return _native.forward_dct(planes[k] if fh == fv == 1 else _native.downsample(planes[k], fh, fv))
-
-        self.coefs = self._map(transform, range(len(comps)))
+        self.coefs = self._map(_transform, planes, factors)
         # The planes (3 bytes a pixel) are not needed again: free them before the output
         # levels are allocated, which keeps the peak near 3x the RGB bytes, not 4x.
-        del transform, planes
+        del planes
         # Components with the same sampling (the two chroma planes) share one array.
         weights = {f: block_weights(_coarsen(fine, counts, f[1], f[0])) for f in set(factors)}
         self.weights = [weights[f] for f in factors]
@@ -282,9 +278,9 @@ class _Prepared:
             (_ceil_div(_ceil_div(h * c.v, vmax), 8), _ceil_div(_ceil_div(w * c.h, hmax), 8)) for c in comps
         ]
 
-    def _map(self, fn: Callable[[int], Any], items: Any) -> list[Any]:
+    def _map(self, fn: Callable[..., Any], *iterables: Any) -> list[Any]:
         # The kernels release the GIL, so the pool's threads share the work.
-        return list(self.pool.map(fn, items))
+        return list(self.pool.map(fn, *iterables))
 
     def quantize(self, quality: int, strength: float) -> None:
         """Levels of every block for one table quality and map strength (kept for ``write``)."""
@@ -358,6 +354,12 @@ class _Prepared:
 
 
 _FLAT_BITS = np.full(256, 8.0, dtype=np.float32)
+
+
+def _transform(plane: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
+    """DCT coefficients of one component plane, downsampled by its (h, v) factor first."""
+    fh, fv = factor
+    return _native.forward_dct(plane if fh == fv == 1 else _native.downsample(plane, fh, fv))
 
 
 def _coarsen(means: np.ndarray, counts: np.ndarray, fv: int, fh: int) -> np.ndarray:

@@ -73,6 +73,8 @@ _SSIM_C2 = (0.03 * 255.0) ** 2
 
 # MS-SSIM exponents per scale, finest first (Wang, Simoncelli & Bovik 2003).
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+#: Smallest image side MS-SSIM accepts: an 11-pixel window at its coarsest scale.
+MS_SSIM_MIN_SIDE = 11 * 2 ** (len(_MS_SSIM_WEIGHTS) - 1)
 
 # Variance of the HVS channel noise in VIF's pixel-domain model.
 _VIF_SIGMA_NSQ = 2.0
@@ -315,7 +317,7 @@ def _halve(x: np.ndarray) -> np.ndarray:
 
 
 def _ms_ssim_scales(x: np.ndarray, y: np.ndarray) -> list[tuple[float, float]]:
-    _check_min_size(x.shape, 11 * 2 ** (len(_MS_SSIM_WEIGHTS) - 1), "ms_ssim")
+    _check_min_size(x.shape, MS_SSIM_MIN_SIDE, "ms_ssim")
     scales = []
     for level in range(len(_MS_SSIM_WEIGHTS)):
         if level:

@@ -27,7 +27,7 @@ __all__ = ["ENCODING_GAMMA", "KINDS", "MAX_SIDE", "encoding_map", "model_path", 
 #: Valid values of ``roi_map(kind=...)``.
 KINDS: tuple[str, ...] = ("default", "msroi", "readout")
 #: Longer side of the network input (the training recipe evaluates at the same size); a
-#: 768x512 Kodak image maps in about 20 ms on 2 cores.
+#: 768x512 Kodak image maps in 21-29 ms on 2 cores (bench/test_roi_speed.py).
 MAX_SIDE = 384
 #: Total stride of the backbone: input sides must be multiples of it.
 STRIDE = 32
@@ -35,11 +35,11 @@ MODEL_ENV = "MSROI_MODEL"
 #: The encoder's map is the network's map raised to this power.  The readout is a fixation
 #: density, sharply peaked (a Kodak map's mean is about 0.02), so as it is the encoder
 #: favours only the peaks' few blocks; flattened, it favours the whole region people look
-#: at.  Chosen on 60 OSIE *training* images (dct at Q30/50/75, fixation-weighted PSNR at
-#: equal bytes): 1.0 +2.95/+6.50/+0.58 dB, 0.3 +5.67/+9.55/+3.15, 0.2 +6.76/+10.35/+3.49,
-#: 0.1 +5.97/+10.52/+1.25 (a centred Gaussian: +2.21/+6.31/+0.10).
+#: at.  Chosen by ``bench/encoding_gamma.py`` on 60 OSIE *training* images (dct at
+#: Q30/50/75, fixation-weighted PSNR at equal bytes): 1 +2.93/+6.49/+0.56 dB, 0.3
+#: +5.38/+9.25/+2.55, 0.2 +6.46/+10.07/+3.27, 0.1 +6.01/+10.38/+0.88 (centred: +2.21/+6.31/+0.10).
 ENCODING_GAMMA = 0.2
-_OUTPUTS = {"msroi": "msroi", "readout": "readout"}
+_OUTPUTS = ("msroi", "readout")  # the model's map outputs, named as the kinds
 _FALLBACK_DEFAULT = "readout"
 
 _lock = threading.Lock()
@@ -77,8 +77,9 @@ def _import_onnxruntime() -> Any:
     return onnxruntime
 
 
-def _session_for(path: Path) -> onnxruntime.InferenceSession:
-    """One shared session per model path, created once under a lock.
+def _session_for(path: Path) -> tuple[onnxruntime.InferenceSession, str]:
+    """One shared session per model path, created once under a lock, and the model's
+    default kind (read together, so a concurrent model switch cannot mix them).
 
     The path is re-read on every call so that changing ``$MSROI_MODEL`` takes
     effect; ``InferenceSession.run`` itself is thread-safe.
@@ -86,7 +87,7 @@ def _session_for(path: Path) -> onnxruntime.InferenceSession:
     global _session, _session_path, _default_kind
     with _lock:
         if _session is not None and _session_path == path:
-            return _session
+            return _session, _default_kind
         ort = _import_onnxruntime()
         remedy = f"set {MODEL_ENV} to a valid msroi.onnx or reinstall pillow-msroi"
         if not path.is_file():
@@ -97,23 +98,21 @@ def _session_for(path: Path) -> onnxruntime.InferenceSession:
         opts.intra_op_num_threads = min(4, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3  # keep onnxruntime's own warnings off stderr
-        # Spinning worker threads help only on an idle machine; when the cores are
-        # shared (an encoder thread pool, other processes) they starve and a call
-        # can take several times longer.
+        # Spinning worker threads busy-wait for work; with the cores shared by the
+        # encoder's own threads (or other processes) that only takes time from them.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
             outputs = {o.name for o in session.get_outputs()}
-            if not set(_OUTPUTS.values()) <= outputs:
-                raise ValueError(f"outputs {sorted(outputs)} lack {sorted(_OUTPUTS.values())}")
+            if not set(_OUTPUTS) <= outputs:
+                raise ValueError(f"outputs {sorted(outputs)} lack {sorted(_OUTPUTS)}")
         except Exception as exc:
             raise OSError(f"MSROI model at {path} is corrupt or unreadable ({exc}): {remedy}") from exc
         meta = session.get_modelmeta().custom_metadata_map
-        _default_kind = meta.get("default_kind", _FALLBACK_DEFAULT)
-        if _default_kind not in _OUTPUTS:
-            _default_kind = _FALLBACK_DEFAULT
+        default = meta.get("default_kind", _FALLBACK_DEFAULT)
+        _default_kind = default if default in _OUTPUTS else _FALLBACK_DEFAULT
         _session, _session_path = session, path
-        return session
+        return session, _default_kind
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -147,12 +146,16 @@ def prepare(image: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1)[None])
 
 
-def _normalize(m: np.ndarray) -> np.ndarray:
+def _normalize(m: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Min-max to [0, 1] in float32 arithmetic; ``in_place`` reuses a float32 array the
+    caller owns (a full-size map: 4 bytes a pixel not allocated twice)."""
     lo, hi = float(m.min()), float(m.max())
     if not hi > lo:
         return np.zeros(m.shape, np.float32)
-    out = (m - np.float32(lo)) * np.float32(1.0 / (hi - lo))
-    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
+    out = m if in_place else np.array(m, dtype=np.float32)
+    out -= np.float32(lo)
+    out *= np.float32(1.0 / (hi - lo))
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def small_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
@@ -161,8 +164,8 @@ def small_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
         raise TypeError(f"roi_map() expects a PIL.Image.Image, got {type(image).__name__}")
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
-    session = _session_for(model_path())
-    name = _OUTPUTS[_default_kind if kind == "default" else kind]
+    session, default_kind = _session_for(model_path())
+    name = default_kind if kind == "default" else kind
     (out,) = session.run([name], {"image": prepare(image)})
     return out[0, 0]
 
@@ -183,5 +186,5 @@ def roi_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
     whichever of the two scored better on the OSIE validation split (recorded
     in the model's metadata).
     """
-    small = small_map(image, kind=kind)
-    return _normalize(upsample_bilinear(np.ascontiguousarray(small, dtype=np.float32), image.height, image.width))
+    small = np.ascontiguousarray(small_map(image, kind=kind), dtype=np.float32)
+    return _normalize(upsample_bilinear(small, image.height, image.width), in_place=True)

@@ -262,3 +262,9 @@ def test_target_too_small_for_any_competitor(images: Path, tmp_path: Path, monke
     assert len(matched) == 1 and matched[0]["bytes"] == "" and matched[0]["psnr"] == ""
     assert "1 matched rows had no quality small enough" in (out / "summary.md").read_text()
     assert (out / "deltas_psnr.png").is_file()
+
+
+def test_min_side_is_what_the_metrics_need() -> None:
+    from pillow_msroi import metrics
+
+    assert bench.MIN_SIDE == metrics.MS_SSIM_MIN_SIDE
