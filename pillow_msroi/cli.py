@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import __version__, bench
+from . import __version__, bench, writer
 from .api import encode_details
-from .maps import as_map_array
+from .maps import MAP_MODES, as_map_array
 from .options import DEFAULT_METHOD, DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
 from .roi import KINDS, roi_map
 
@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--alpha", type=float, default=0.5, help="opacity of the heat map in the overlay, 0..1 (default %(default)s)")
     m.add_argument("--force", action="store_true", help="allow overwriting the input file")
     m.add_argument("--max-pixels", type=int, metavar="N", help="largest input accepted, in pixels (default: Pillow's limit)")
+    c.set_defaults(func=_compress)
+    m.set_defaults(func=_map)
     bench.add_parsers(sub)
     return parser
 
@@ -90,8 +92,8 @@ def _jpeg_ready(im: Image.Image) -> Image.Image:
     """Images JPEG cannot hold as they are (alpha, palette, 16-bit) become RGB or L."""
     if im.mode in ("1", "L", "RGB", "CMYK", "YCbCr"):
         return im
-    if im.mode in ("I", "I;16", "I;16L", "I;16B", "F"):
-        return im.convert("L")
+    if writer.is_wide(im.mode):
+        return writer.wide_to_l(im)
     if "A" in im.getbands() or im.mode == "P" and "transparency" in im.info:
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -178,7 +180,7 @@ def _compress(args: argparse.Namespace) -> int:
     if args.map is not None:
         try:
             with Image.open(args.map) as m:
-                map_ = as_map_array(m.convert("L") if m.mode not in ("L", "F", "I", "I;16") else m, "--map")
+                map_ = as_map_array(m if m.mode in MAP_MODES else m.convert("L"), "--map")
         except OSError as exc:
             raise CliError(f"--map {args.map}: cannot read as an image ({exc})") from exc
         except ValueError as exc:
@@ -246,19 +248,13 @@ def _map(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if hasattr(args, "func"):
-            return args.func(args)
-        if args.command == "compress":
-            return _compress(args)
-        if args.command == "map":
-            return _map(args)
+        return args.func(args)
     except CliError as exc:
         print(f"msroi: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("msroi: interrupted; no partial output was left", file=sys.stderr)
         return 130
-    return 2
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from . import writer
 from ._native import upsample_bilinear
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -117,14 +118,8 @@ def _session_for(path: Path) -> tuple[onnxruntime.InferenceSession, str]:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode as 8-bit RGB; wide integer and float modes are rescaled, not clipped."""
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
-        arr = np.asarray(image, dtype=np.float32)
-        if image.mode.startswith("I;16"):
-            arr = arr / 257.0
-        else:
-            lo, hi = float(arr.min()), float(arr.max())
-            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-        image = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L")
+    if writer.is_wide(image.mode):
+        image = writer.wide_to_l(image)
     return image if image.mode == "RGB" else image.convert("RGB")
 
 

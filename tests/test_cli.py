@@ -223,3 +223,29 @@ def test_map_command_unreadable_input(tmp_path, capsys):
     assert cli.main(["map", str(bad), "-o", str(tmp_path / "m.png")]) == 2
     assert "cannot read as an image" in capsys.readouterr().err
     assert not (tmp_path / "m.png").exists()
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F"])
+def test_wide_inputs_are_rescaled_not_clipped(tmp_path, mode):
+    # A horizontal ramp over the mode's own range: Pillow's convert("L") would clip it
+    # (16-bit) or flatten it (float in 0..1); the CLI spreads it over 0..255.
+    ramp = np.tile(np.linspace(0.0, 1.0, 96), (64, 1))
+    scale = {"I;16": 65535, "I": 65535, "F": 1.0}[mode]
+    src = tmp_path / f"wide.{'png' if mode == 'I;16' else 'tif'}"
+    if mode == "F":
+        Image.fromarray((ramp * scale).astype(np.float32), "F").save(src)
+    else:
+        Image.fromarray((ramp * scale).astype(np.uint16)).convert(mode).save(src)
+    out = tmp_path / "out.jpg"
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(_flat_map(tmp_path))]) == 0
+    with Image.open(out) as im:
+        assert im.mode == "L"
+        row = np.asarray(im, dtype=np.float64)[32]
+    assert row[:8].mean() < 30 and row[-8:].mean() > 225
+    assert np.all(np.diff(row[::8]) > 0)
+
+
+def _flat_map(tmp_path):
+    path = tmp_path / "flat.png"
+    Image.new("L", (8, 8), 255).save(path)
+    return path
