@@ -16,6 +16,7 @@ from .options import (
     DEFAULT_QUALITY,
     DEFAULT_SLACK,
     JPEG_OPTIONS,
+    SUBSAMPLING_NAMES,
     SemanticOptions,
     check_jpeg_options,
     check_method,
@@ -23,8 +24,6 @@ from .options import (
     check_rule,
     check_slack,
 )
-
-_SUBSAMPLING_NAMES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2, "4:1:1": 2}
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def _resolve_subsampling(im: Image.Image, jpeg: dict[str, Any]) -> int:
             msg = "Cannot use 'keep' when original image is not a JPEG"
             raise ValueError(msg)
         value = JpegImagePlugin.get_sampling(im)
-    return _SUBSAMPLING_NAMES.get(value, value)
+    return SUBSAMPLING_NAMES.get(value, value)
 
 
 #: libjpeg's limit on each side (JPEG_MAX_DIMENSION); Pillow reports it only as a broken stream.

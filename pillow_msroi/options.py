@@ -92,6 +92,10 @@ def dct_unsupported(mode: str, jpeg: dict[str, Any]) -> str | None:
     return None
 
 
+#: Pillow's subsampling names -> its numbers (4:1:1 is written as 4:2:0, as Pillow does).
+SUBSAMPLING_NAMES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2, "4:1:1": 2}
+
+
 def check_quality(quality: Any, name: str = "quality") -> int:
     if quality == "keep":
         msg = (
@@ -150,10 +154,8 @@ def check_jpeg_options(options: dict[str, Any]) -> dict[str, Any]:
         msg = "qtables cannot be combined with semantic encoding, which chooses the quality itself; drop qtables"
         raise ValueError(msg)
     subsampling = options.get("subsampling", -1)
-    if isinstance(subsampling, str) and subsampling not in ("4:4:4", "4:2:2", "4:2:0", "4:1:1", "keep"):
-        msg = f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0' or 'keep', got {subsampling!r}"
-        raise ValueError(msg)
-    if not isinstance(subsampling, str) and subsampling not in (-1, 0, 1, 2):
+    valid = (*SUBSAMPLING_NAMES, "keep") if isinstance(subsampling, str) else (-1, 0, 1, 2)
+    if subsampling not in valid:
         msg = f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0' or 'keep', got {subsampling!r}"
         raise ValueError(msg)
     return options

@@ -182,7 +182,12 @@ class MSROIHead(nn.Module):
 
     def cam(self, x: torch.Tensor) -> torch.Tensor:
         """(N, classes, h, w) class activation maps; their spatial mean equals the logits minus bias."""
-        return torch.einsum("nchw,kc->nkhw", self.features(x), self.fc.weight)
+        return class_maps(self.features(x), self.fc.weight)
+
+
+def class_maps(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Class activation maps: (N, C, h, w) features dotted with (K, C) class weights -> (N, K, h, w)."""
+    return torch.einsum("nchw,kc->nkhw", features, weight)
 
 
 def fold_top5(cams: torch.Tensor, logits: torch.Tensor, k: int = 5) -> torch.Tensor:

@@ -7,7 +7,7 @@ import copy
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from torch import nn
 from .. import roi
 from .._native import upsample_bilinear
 from .data import CaltechSplit, OsieImage, caltech_split, load_osie, load_square, osie_split
-from .model import STAGE_ENDS, EfficientNetLite0, MSROIHead, fold_top5, load_lite0, normalize
+from .model import STAGE_ENDS, EfficientNetLite0, MSROIHead, class_maps, fold_top5, load_lite0, normalize
 
 TRAIN_SIZE = 224
 # Blocks before this index stay frozen and their output is cached; the rest of
@@ -43,7 +43,6 @@ class Config:
     lr_backbone: float = 3e-4
     readout_steps: int = 600
     seed: int = 0
-    results: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- Caltech-101
@@ -106,9 +105,7 @@ def finetune(net: EfficientNetLite0, head: MSROIHead, feats: dict[str, torch.Ten
     gen = torch.Generator().manual_seed(cfg.seed)
     step = 0
     for epoch in range(cfg.epochs):
-        net.eval()  # pretrained BatchNorm statistics stay fixed: batches of 7x7 maps are too small to re-estimate them
-        for b in tail.blocks:
-            b.train(False)
+        net.eval()  # pretrained BatchNorm statistics stay fixed (the tail's blocks are net's own)
         head.train()
         perm = torch.randperm(n, generator=gen)
         total, correct, seen = 0.0, 0, 0
@@ -167,7 +164,7 @@ class MSROINet(nn.Module):
         s32 = self.net.head(self.net.run_blocks(s16, S16_END, len(self.net._blocks)))
         feats = self.head.features(s32)
         logits = self.head.fc(feats.mean(dim=(2, 3)))
-        cams = torch.einsum("nchw,kc->nkhw", feats, self.head.fc.weight)
+        cams = class_maps(feats, self.head.fc.weight)
         fold = fold_top5(cams, logits)
         return logits, s8, s16, feats, fold
 
@@ -228,7 +225,7 @@ def imagenet_fold(net: EfficientNetLite0, image: torch.Tensor) -> torch.Tensor:
     """The un-fine-tuned baseline: ImageNet CAMs (1280-d features x fc weights), top-5 fold."""
     feats = net.features(normalize(image))
     logits = net._fc(feats.mean(dim=(2, 3)))
-    return fold_top5(torch.einsum("nchw,kc->nkhw", feats, net._fc.weight), logits)
+    return fold_top5(class_maps(feats, net._fc.weight), logits)
 
 
 def train_readout(model: MSROINet, train: list[OsieImage], cfg: Config) -> None:
@@ -348,7 +345,7 @@ def evaluate_osie(onnx_path: Path, baseline_net: EfficientNetLite0, val: list[Os
 def run(cfg: Config) -> dict:
     torch.manual_seed(cfg.seed)
     t_start = time.time()
-    results: dict = {"config": {k: str(v) for k, v in vars(cfg).items() if k != "results"}}
+    results: dict = {"config": {k: str(v) for k, v in vars(cfg).items()}}
     net = load_lite0()
     baseline = copy.deepcopy(net).eval()
     for p in net.parameters():
