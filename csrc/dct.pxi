@@ -100,12 +100,14 @@ cdef extern from *:
                                   uint8* cr) noexcept nogil
 
 def color_planes(const uint8[:, :, ::1] src, Py_ssize_t pad_h, Py_ssize_t pad_w,
-                 int n_out, bint to_ycbcr):
+                 int n_out, bint to_ycbcr, out=None):
     """Component planes of an interleaved uint8 image, edge-replicated to ``pad_h`` x ``pad_w``.
 
     With ``to_ycbcr`` the first three channels are RGB and become JFIF full-range YCbCr
     exactly as libjpeg's integer converter makes them; otherwise the first ``n_out``
-    channels are copied.  Returns uint8 (n_out, pad_h, pad_w).
+    channels are copied.  Returns uint8 (n_out, pad_h, pad_w), written into ``out`` if
+    given (any array of that shape whose rows are contiguous, e.g. a band of rows of a
+    larger one: threads can convert bands of an image side by side).
     """
     cdef Py_ssize_t h = src.shape[0], w = src.shape[1], c = src.shape[2]
     if h < 1 or w < 1:
@@ -116,8 +118,13 @@ def color_planes(const uint8[:, :, ::1] src, Py_ssize_t pad_h, Py_ssize_t pad_w,
         raise ValueError(f"YCbCr conversion needs 3+ input channels and 3 outputs, got {c} -> {n_out}")
     if not 1 <= n_out <= c:
         raise ValueError(f"cannot take {n_out} planes from {c} channels")
-    out = np.empty((n_out, pad_h, pad_w), dtype=np.uint8)
-    cdef uint8[:, :, ::1] dst = out
+    if out is None:
+        out = np.empty((n_out, pad_h, pad_w), dtype=np.uint8)
+    elif out.shape != (n_out, pad_h, pad_w):
+        raise ValueError(f"out has shape {out.shape}, needs {(n_out, pad_h, pad_w)}")
+    cdef uint8[:, :, :] dst = out
+    if dst.strides[2] != 1:
+        raise ValueError("the rows of out must be contiguous")
     cdef Py_ssize_t i, j, k
     cdef const uint8* px
     cdef uint8* y_row

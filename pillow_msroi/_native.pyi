@@ -33,7 +33,12 @@ def mean_max(src: npt.NDArray[np.float32], height: int, width: int) -> tuple[flo
 ZIGZAG: npt.NDArray[np.intp]
 
 def color_planes(
-    src: npt.NDArray[np.uint8], pad_h: int, pad_w: int, n_out: int, to_ycbcr: bool
+    src: npt.NDArray[np.uint8],
+    pad_h: int,
+    pad_w: int,
+    n_out: int,
+    to_ycbcr: bool,
+    out: npt.NDArray[np.uint8] | None = ...,
 ) -> npt.NDArray[np.uint8]: ...
 def downsample(plane: npt.NDArray[np.uint8], h_factor: int, v_factor: int) -> npt.NDArray[np.uint8]: ...
 def forward_dct(plane: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]: ...

@@ -25,6 +25,7 @@ Adobe) are copied verbatim.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable
@@ -247,7 +248,10 @@ class _Prepared:
         w, h = header.width, header.height
         mcu_w, mcu_h = 8 * hmax, 8 * vmax
         pad_w, pad_h = _ceil_div(w, mcu_w) * mcu_w, _ceil_div(h, mcu_h) * mcu_h
-        planes = _native.color_planes(pixels, pad_h, pad_w, len(comps), to_ycbcr)
+        planes = np.empty((len(comps), pad_h, pad_w), dtype=np.uint8)
+        # Bands of rows converted side by side (the kernel releases the GIL).
+        cuts = sorted({h * k // WORKERS for k in range(WORKERS)} | {h})
+        self._map(functools.partial(_color_band, pixels, planes, to_ycbcr), cuts[:-1], cuts[1:])
         del pixels  # a copy of the image: the coefficients need its room
         # Map means over 8x8 pixel blocks, computed once; coarser blocks of subsampled
         # components are pixel-weighted means of these.
@@ -354,6 +358,13 @@ class _Prepared:
 
 
 _FLAT_BITS = np.full(256, 8.0, dtype=np.float32)
+
+
+def _color_band(pixels: np.ndarray, planes: np.ndarray, to_ycbcr: bool, r0: int, r1: int) -> None:
+    """Rows ``r0:r1`` of the colour planes; the band that ends the image also pads it to
+    whole MCUs (the rows ``planes`` has beyond the image)."""
+    end = planes.shape[1] if r1 == pixels.shape[0] else r1
+    _native.color_planes(pixels[r0:r1], end - r0, planes.shape[2], planes.shape[0], to_ycbcr, out=planes[:, r0:end])
 
 
 def _transform(plane: np.ndarray, factor: tuple[int, int]) -> np.ndarray:

@@ -401,3 +401,16 @@ def test_no_files_are_written(astronaut, tmp_path, monkeypatch):
 def test_parse_header_rejects_non_jpeg():
     with pytest.raises(ValueError, match="not a JPEG"):
         dct.parse_header(b"GIF89a")
+
+
+def test_color_planes_in_bands_equal_the_whole():
+    rgb = np.random.default_rng(5).integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    whole = _native.color_planes(rgb, 48, 32, 3, True)
+    banded = np.empty_like(whole)
+    _native.color_planes(rgb[:20], 20, 32, 3, True, out=banded[:, :20])
+    _native.color_planes(rgb[20:], 48 - 20, 32, 3, True, out=banded[:, 20:])
+    np.testing.assert_array_equal(banded, whole)
+    with pytest.raises(ValueError, match="out has shape"):
+        _native.color_planes(rgb, 48, 32, 3, True, out=np.empty((3, 40, 32), np.uint8))
+    with pytest.raises(ValueError, match="rows of out must be contiguous"):
+        _native.color_planes(rgb, 48, 32, 3, True, out=np.empty((3, 48, 64), np.uint8)[:, :, ::2])
