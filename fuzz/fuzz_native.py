@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from references import reference_upsample  # noqa: E402
+from references import reference_transform, reference_upsample  # noqa: E402
 
 EXPECTED = (ValueError, TypeError, IndexError, BufferError)
 
@@ -61,7 +61,7 @@ def one(rng, nat) -> None:
     sh, sw = (int(v) for v in rng.integers(0, 12, 2))
     oh, ow = (int(v) for v in rng.integers(-1, 60, 2))
     src = odd_array(rng, (sh, sw), np.float32)
-    which = rng.integers(0, 4)
+    which = rng.integers(0, 6)
     try:
         if which == 0:
             got = nat.upsample_bilinear(src, oh, ow)
@@ -86,6 +86,10 @@ def one(rng, nat) -> None:
             else:
                 k = ((edges < full[..., None]) if strict else (edges <= full[..., None])).sum(axis=-1)
             np.testing.assert_array_equal(got, table[k])
+        elif which == 4:
+            fuzz_transform(rng, nat)
+        elif which == 5:
+            fuzz_count_scan(rng, nat)
         else:
             c = int(rng.integers(1, 5))
             lc = c + int(rng.integers(0, 2))
@@ -100,6 +104,64 @@ def one(rng, nat) -> None:
             assert not out[~mask].any()
     except EXPECTED:
         pass
+
+
+SAMPLINGS = (
+    [(2, 2), (1, 1), (1, 1)], [(2, 1), (1, 1), (1, 1)], [(1, 1), (1, 1), (1, 1)], [(1, 1)],
+    [(4, 2), (2, 1), (1, 1)], [(1, 2), (1, 1), (1, 1)], [(2, 2), (1, 1)],
+)
+BAD_SAMPLINGS = ([(3, 2), (2, 1), (1, 1)], [(5, 1), (1, 1), (1, 1)], [(0, 1), (1, 1), (1, 1)])
+
+
+def fuzz_transform(rng, nat) -> None:
+    """Random images, samplings (some invalid), output grids (sometimes wrong) and row
+    ranges; the rows written must equal the whole-image kernels' and nothing else changes."""
+    # Mostly valid calls, so that the rows written are compared often; now and then an
+    # empty image, odd buffers, a sampling or channel count that must be refused.
+    h, w = (int(v) for v in rng.integers(0 if rng.random() < 0.05 else 1, 40, 2))
+    pick = SAMPLINGS if rng.random() < 0.9 else BAD_SAMPLINGS
+    sampling = pick[int(rng.integers(0, len(pick)))]
+    to_ycbcr = len(sampling) == 3 and rng.random() < 0.7
+    channels = len(sampling) + int(rng.integers(0, 2)) if rng.random() < 0.9 else int(rng.integers(1, 5))
+    shape = (h, w, channels)
+    px = odd_array(rng, shape, np.uint8) if rng.random() < 0.1 else rng.integers(0, 256, shape, dtype=np.uint8)
+    hmax, vmax = max(max(s[0] for s in sampling), 1), max(max(s[1] for s in sampling), 1)
+    rows, cols = -(-h // (8 * vmax)), -(-w // (8 * hmax))
+    outs = [
+        np.full((rows * v + int(rng.integers(0, 8) == 0), cols * hh, 64), 7.0, np.float32)
+        for hh, v in sampling
+    ]
+    r0 = int(rng.integers(0, rows + 1)) if rng.random() < 0.9 else int(rng.integers(-1, rows + 2))
+    r1 = int(rng.integers(r0, rows + 1)) if rng.random() < 0.9 and r0 <= rows else int(rng.integers(r0 - 1, rows + 2))
+    before = [o.copy() for o in outs]
+    nat.transform(px, to_ycbcr, sampling, outs, r0, r1)
+    expected = reference_transform(nat, np.asarray(px), to_ycbcr, sampling)
+    for o, b, e, (_, v) in zip(outs, before, expected, sampling):
+        band = slice(r0 * v, r1 * v)
+        np.testing.assert_array_equal(o[band], e[band])
+        o[band] = b[band]
+        np.testing.assert_array_equal(o, b)  # no write outside the rows asked for
+
+
+def fuzz_count_scan(rng, nat) -> None:
+    """Counts of random row splits must add up to the whole scan's."""
+    ss, se = ((0, 63), (0, 0), (1, 5), (6, 63))[int(rng.integers(0, 4))]
+    gray = ss > 0 or bool(rng.integers(0, 2))  # a band scan has one component
+    rows, cols = int(rng.integers(0, 6)), int(rng.integers(0, 6))
+    shapes = [(rows, cols)] if gray else [(2 * rows, 2 * cols), (rows, cols), (rows, cols)]
+    levels = []
+    for r, c in shapes:
+        lv = np.where(rng.random((r, c, 64)) < 0.3, rng.integers(-2047, 2048, (r, c, 64)), 0).astype(np.int16)
+        levels.append(odd_array(rng, lv.shape, np.int16) if rng.integers(0, 10) == 0 else lv)
+    sampling = [(1, 1)] if gray else [(2, 2), (1, 1), (1, 1)]
+    tables = [int(t) for t in rng.integers(0, 2, len(levels))]
+    restart = int(rng.integers(0, 5))
+    blocks = (max(rows, 1), max(cols, 1)) if ss > 0 else None
+    whole = nat.count_scan(levels, sampling, tables, restart, ss, se, blocks)
+    n = blocks[0] if blocks else rows
+    cuts = sorted({0, n, *(int(k) for k in rng.integers(0, n + 1, 3))})
+    parts = sum(nat.count_scan(levels, sampling, tables, restart, ss, se, blocks, a, b) for a, b in zip(cuts[:-1], cuts[1:]))
+    np.testing.assert_array_equal(parts, whole)
 
 
 def main() -> int:

@@ -38,10 +38,17 @@ def color_planes(
     pad_w: int,
     n_out: int,
     to_ycbcr: bool,
-    out: npt.NDArray[np.uint8] | None = ...,
 ) -> npt.NDArray[np.uint8]: ...
 def downsample(plane: npt.NDArray[np.uint8], h_factor: int, v_factor: int) -> npt.NDArray[np.uint8]: ...
 def forward_dct(plane: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]: ...
+def transform(
+    src: npt.NDArray[np.uint8],
+    to_ycbcr: bool,
+    sampling: list[tuple[int, int]],
+    outs: list[npt.NDArray[np.float32]],
+    mcu_row0: int,
+    mcu_row1: int,
+) -> None: ...
 def block_means(
     src: npt.NDArray[np.float32],
     height: int,
@@ -60,6 +67,19 @@ def quantize_rd(
     ac_bits: npt.NDArray[np.float32],
     out: npt.NDArray[np.int16],
 ) -> int: ...
+COUNTS: int
+
+def count_scan(
+    components: list[npt.NDArray[np.int16]],
+    sampling: list[tuple[int, int]],
+    tables: list[int],
+    restart_interval: int,
+    ss: int = ...,
+    se: int = ...,
+    blocks: tuple[int, int] | None = ...,
+    row0: int = ...,
+    row1: int | None = ...,
+) -> npt.NDArray[np.int64]: ...
 def encode_scan(
     components: list[npt.NDArray[np.int16]],
     sampling: list[tuple[int, int]],
@@ -69,4 +89,5 @@ def encode_scan(
     ss: int = ...,
     se: int = ...,
     blocks: tuple[int, int] | None = ...,
+    counts: npt.NDArray[np.int64] | None = ...,
 ) -> tuple[bytes | int, dict[tuple[int, int], tuple[bytes, bytes]]]: ...

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
-from . import blend, budget, dct, levels, maps, roi, writer
+from . import blend, budget, dct, levels, maps, pool, roi, writer
 from .options import (
     DEFAULT_METHOD,
     DEFAULT_QUALITY,
@@ -160,11 +160,13 @@ def encode_image(
         return _encode_dct(source, small, options, jpeg)
     level_map = levels.assign(small, h, w, options.rule)
 
-    with ThreadPoolExecutor(max_workers=blend.workers(), thread_name_prefix="msroi") as pool:
-        # The plain reference encodes while the layers are being made.
-        plain_job = pool.submit(writer.write, source, {**jpeg, "quality": options.quality})
-        blended, layers = blend.blend(source, level_map, subsampling, pool)
-        plain = plain_job.result()
+    # The plain reference encodes while the layers are being made.
+    plain_job = pool.shared().submit(writer.write, source, {**jpeg, "quality": options.quality})
+    try:
+        blended, layers = blend.blend(source, level_map, subsampling)
+    finally:
+        wait([plain_job])  # not left running past an error either
+    plain = plain_job.result()
     limit = math.floor(len(plain) * (1.0 + options.slack))
     final = blend.to_image(blend.layout_of(im.mode), blended)
     final.info = dict(source.info)

@@ -13,17 +13,16 @@ jobs write to the output concurrently without overlapping.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 import simplejpeg
 from PIL import Image
 
-from . import _native
+from . import _native, pool
 from .levels import quality_of
 
 #: Pillow's subsampling settings -> simplejpeg's; -1 is libjpeg's default, 4:2:0.
@@ -103,7 +102,7 @@ def _box(boxes: np.ndarray, level: int, top: int, shape: tuple[int, int]) -> tup
 
 
 def blend(
-    im: Image.Image, levels: np.ndarray, subsampling: int, pool: Executor, band_pixels: int = BAND_PIXELS
+    im: Image.Image, levels: np.ndarray, subsampling: int, band_pixels: int = BAND_PIXELS
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Blend of the quality layers selected by ``levels``; returns it and the qualities used.
 
@@ -132,20 +131,22 @@ def blend(
         _apply(data, band, box, level, layout, levels, buffer, out)
 
     pending: deque[Future[None]] = deque()
-    for top, bottom in spans:
-        boxes = _native.level_boxes(levels[top:bottom])
-        present = np.flatnonzero(boxes[:, 4])
-        s0, s1 = max(0, top - BAND_ALIGN), min(h, bottom + BAND_ALIGN)
-        src = _band_pixels(im, layout, s0, s1)
-        for level in (int(k) for k in present):
-            used.add(level)
-            box = _box(boxes, level, top, (h, w))
-            part = src[box[0] - s0 : box[1] - s0, box[2] : box[3]]
-            pending.append(pool.submit(job, (top, bottom), box, level, part))
-            if len(pending) > AHEAD:
-                pending.popleft().result()
-    while pending:
-        pending.popleft().result()
+    workers = pool.shared()
+    try:
+        for top, bottom in spans:
+            boxes = _native.level_boxes(levels[top:bottom])
+            present = np.flatnonzero(boxes[:, 4])
+            s0, s1 = max(0, top - BAND_ALIGN), min(h, bottom + BAND_ALIGN)
+            src = _band_pixels(im, layout, s0, s1)
+            for level in (int(k) for k in present):
+                used.add(level)
+                box = _box(boxes, level, top, (h, w))
+                part = src[box[0] - s0 : box[1] - s0, box[2] : box[3]]
+                pending.append(workers.submit(job, (top, bottom), box, level, part))
+                if len(pending) > AHEAD:
+                    pending.popleft().result()
+    finally:
+        pool.gather(pending)  # on an error, no job of this call is left writing into ``out``
     return out, tuple(quality_of(k) for k in sorted(used))
 
 
@@ -170,6 +171,3 @@ def to_image(layout: Layout, blended: np.ndarray) -> Image.Image:
         im = im.convert("RGB").convert("YCbCr")
     return im
 
-
-def workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))

@@ -20,7 +20,9 @@ caller's options, which is needed anyway for the budget: its frame header gives 
 sampling factors (``subsampling``, ``"keep"`` and libjpeg's default resolved as Pillow
 resolves them), component ids and whether it is progressive, its DRI the restart
 interval, and its APPn/COM segments (JFIF with dpi, EXIF, ICC profile, XMP, comment,
-Adobe) are copied verbatim.
+Adobe) are copied verbatim.  The transform only needs the frame's components, which a
+Pillow encode of a 16x16 corner with the same options gives at once, so the image is
+transformed while the plain reference is still being encoded.
 """
 
 from __future__ import annotations
@@ -29,18 +31,16 @@ import functools
 import math
 import struct
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from . import _native, budget, writer
+from . import _native, budget, pool, writer
 from .options import dct_unsupported
 
-#: Threads for the transform and the quantization (the kernels release the GIL).
-WORKERS = 2
 #: Price of a bit, in units of the squared DC step, in a block the map gives 0.
 STRENGTH = 4.0
 #: A block with map value ``w`` pays ``BASE + strength * (1 - w) ** POWER``.
@@ -236,61 +236,82 @@ def progressive_script(n_components: int) -> tuple[Scan, ...]:
 class _Prepared:
     """The coefficients of one image, ready to be quantized again and again."""
 
-    def __init__(
-        self, im: Image.Image, small: np.ndarray, header: Header, pool: ThreadPoolExecutor
-    ) -> None:
-        pixels, to_ycbcr = _pixels(im, header)
-        self.header = header
-        self.pool = pool
-        comps = header.components
+    def __init__(self, im: Image.Image, small: np.ndarray, frame: Header) -> None:
+        """``frame``: a header with the file's components and Adobe transform, of any
+        size; the file's own header must be given to :meth:`use` before quantizing."""
+        pixels, to_ycbcr = _pixels(im, frame)
+        self.frame = frame
+        self.header = frame
+        # Work is split in as many parts as the shared pool has threads.
+        self.parts = pool.size()
+        comps = frame.components
         hmax = max(c.h for c in comps)
         vmax = max(c.v for c in comps)
-        w, h = header.width, header.height
+        w, h = im.size
         mcu_w, mcu_h = 8 * hmax, 8 * vmax
         pad_w, pad_h = _ceil_div(w, mcu_w) * mcu_w, _ceil_div(h, mcu_h) * mcu_h
-        planes = np.empty((len(comps), pad_h, pad_w), dtype=np.uint8)
-        # Bands of rows converted side by side (the kernel releases the GIL).
-        cuts = sorted({h * k // WORKERS for k in range(WORKERS)} | {h})
-        self._map(functools.partial(_color_band, pixels, planes, to_ycbcr), cuts[:-1], cuts[1:])
-        del pixels  # a copy of the image: the coefficients need its room
+        factors = [(hmax // c.h, vmax // c.v) for c in comps]
+        if any(fh * c.h != hmax or fv * c.v != vmax for (fh, fv), c in zip(factors, comps)):
+            msg = f"sampling factors {[(c.h, c.v) for c in comps]} are not integer ratios"
+            raise ValueError(msg)
+        mcu_rows, mcu_cols = pad_h // mcu_h, pad_w // mcu_w
+        self.coefs = [np.empty((mcu_rows * c.v, mcu_cols * c.h, 64), dtype=np.float32) for c in comps]
+        # Bands of MCU rows transformed side by side (the kernel releases the GIL); the
+        # full-size colour planes are never stored.
+        # Twice as many bands as threads: the plain reference may hold one thread a while.
+        bands = 2 * self.parts
+        cuts = sorted({mcu_rows * k // bands for k in range(bands)} | {mcu_rows})
+        sampling = [(c.h, c.v) for c in comps]
+        self._map(functools.partial(_native.transform, pixels, to_ycbcr, sampling, self.coefs), cuts[:-1], cuts[1:])
+        del pixels  # a copy of the image: the quantized levels need its room
         # Map means over 8x8 pixel blocks, computed once; coarser blocks of subsampled
         # components are pixel-weighted means of these.
         fine = _native.block_means(small, h, w, 8, 8, pad_h // 8, pad_w // 8)
         rows_in = np.clip(h - 8 * np.arange(pad_h // 8), 0, 8)
         cols_in = np.clip(w - 8 * np.arange(pad_w // 8), 0, 8)
         counts = np.outer(rows_in, cols_in).astype(np.float64)
-        factors = [(hmax // c.h, vmax // c.v) for c in comps]
-        if any(fh * c.h != hmax or fv * c.v != vmax for (fh, fv), c in zip(factors, comps)):
-            msg = f"sampling factors {[(c.h, c.v) for c in comps]} are not integer ratios"
-            raise ValueError(msg)
-
-        self.coefs = self._map(_transform, planes, factors)
-        # The planes (3 bytes a pixel) are not needed again: free them before the output
-        # levels are allocated, which keeps the peak near 3x the RGB bytes, not 4x.
-        del planes
         # Components with the same sampling (the two chroma planes) share one array.
         weights = {f: block_weights(_coarsen(fine, counts, f[1], f[0])) for f in set(factors)}
         self.weights = [weights[f] for f in factors]
         self.tables = [min(c.table, 1) for c in comps]
         self.out = [np.empty(c.shape, dtype=np.int16) for c in self.coefs]
         self.state: tuple[int, float] | None = None  # (quality, strength) that ``out`` holds
+        self.counts: list[np.ndarray] | None = None  # per scan, of the levels in ``out``
         self.qtables: dict[int, np.ndarray] = {}  # quality's table per table id, for the file
         n = len(comps)
-        self.script = progressive_script(n) if header.progressive else (Scan(tuple(range(n))),)
+        self.script = progressive_script(n) if frame.progressive else (Scan(tuple(range(n))),)
         # Blocks that cover the image, per component: what a one-component scan codes.
         self.blocks = [
             (_ceil_div(_ceil_div(h * c.v, vmax), 8), _ceil_div(_ceil_div(w * c.h, hmax), 8)) for c in comps
         ]
 
+    def fits(self, header: Header) -> bool:
+        """Whether the coefficients were made for the frame of ``header``."""
+        f = self.frame
+        return (header.components, header.adobe_transform, header.progressive) == (
+            f.components, f.adobe_transform, f.progressive
+        )
+
+    def use(self, header: Header) -> None:
+        """The header of the plain file: size, restart interval, Huffman code lengths
+        and metadata segments of the file to write."""
+        if not self.fits(header):
+            msg = "internal error: the plain JPEG's frame differs from the one the image was transformed for"
+            raise RuntimeError(msg)
+        self.header = header
+        self.state = None
+        self.counts = None
+
     def _map(self, fn: Callable[..., Any], *iterables: Any) -> list[Any]:
         # The kernels release the GIL, so the pool's threads share the work.
-        return list(self.pool.map(fn, *iterables))
+        return pool.run_all(fn, *iterables)
 
     def quantize(self, quality: int, strength: float) -> None:
         """Levels of every block for one table quality and map strength (kept for ``write``)."""
         if (quality, strength) == self.state:
             return
         self.state = (quality, strength)
+        self.counts = None
         self.qtables = {t: quant_table(quality, chroma=t == 1) for t in set(self.tables)}
         steps2 = {t: nominal_step(quality, chroma=t == 1) ** 2 for t in set(self.tables)}
         args = [
@@ -301,40 +322,65 @@ class _Prepared:
         def part(k: int) -> None:
             # Blocks are quantized independently: each worker takes a share of block rows.
             for coef, weight, out, (qt, base, scale, bits) in zip(self.coefs, self.weights, self.out, args):
-                rows = slice(len(coef) * k // WORKERS, len(coef) * (k + 1) // WORKERS)
+                rows = slice(len(coef) * k // self.parts, len(coef) * (k + 1) // self.parts)
                 if rows.start < rows.stop:
                     _native.quantize_rd(coef[rows], qt, weight[rows], base, scale, bits, out[rows])
 
-        self._map(part, range(WORKERS))
+        self._map(part, range(self.parts))
 
-    def _scans(self, emit: bool) -> list[tuple[Any, dict[tuple[int, int], tuple[bytes, bytes]]]]:
+    def _scan_args(self, scan: Scan) -> tuple[Any, ...]:
+        """``encode_scan``'s and ``count_scan``'s leading arguments for one scan."""
         hd = self.header
-        out = []
-        for scan in self.script:
-            comps = [hd.components[k] for k in scan.components]
-            one = len(scan.components) == 1
-            out.append(
-                _native.encode_scan(
-                    [self.out[k] for k in scan.components],
-                    [(1, 1) if one else (c.h, c.v) for c in comps],
-                    [self.tables[k] for k in scan.components],
-                    hd.restart_interval,
-                    emit,
-                    scan.ss,
-                    scan.se,
-                    self.blocks[scan.components[0]] if one else None,
-                )
-            )
-        return out
+        one = len(scan.components) == 1
+        return (
+            [self.out[k] for k in scan.components],
+            [(1, 1) if one else (hd.components[k].h, hd.components[k].v) for k in scan.components],
+            [self.tables[k] for k in scan.components],
+            hd.restart_interval,
+        )
 
-    def _units(self, scan: Scan) -> int:
-        """MCUs of a scan: blocks of its component alone, or the interleaved MCU grid."""
+    def _band(self, scan: Scan) -> tuple[int, int, tuple[int, int] | None]:
+        one = len(scan.components) == 1
+        return scan.ss, scan.se, self.blocks[scan.components[0]] if one else None
+
+    def _mcu_grid(self, scan: Scan) -> tuple[int, int]:
+        """MCU rows and columns of a scan: blocks of its component alone, or the
+        interleaved MCU grid."""
         if len(scan.components) == 1:
-            rows, cols = self.blocks[scan.components[0]]
-            return rows * cols
+            return self.blocks[scan.components[0]]
         c0 = self.header.components[0]
         rows, cols = self.out[0].shape[:2]
-        return (rows // c0.v) * (cols // c0.h)
+        return rows // c0.v, cols // c0.h
+
+    def _count(self) -> list[np.ndarray]:
+        """Symbol counts of every scan of the current levels; each scan's MCU rows are
+        counted in parts side by side (the parts' counts add up exactly)."""
+        if self.counts is None:
+            parts = []
+            for k, scan in enumerate(self.script):
+                rows = self._mcu_grid(scan)[0]
+                cuts = sorted({rows * i // self.parts for i in range(self.parts)} | {rows})
+                parts += [(k, r0, r1) for r0, r1 in zip(cuts[:-1], cuts[1:])]
+
+            def count(k: int, r0: int, r1: int) -> np.ndarray:
+                scan = self.script[k]
+                return _native.count_scan(*self._scan_args(scan), *self._band(scan), r0, r1)
+
+            counted = self._map(count, *zip(*parts))
+            self.counts = [
+                sum(c for (k, _, _), c in zip(parts, counted) if k == i) for i in range(len(self.script))
+            ]
+        return self.counts
+
+    def _scans(self, emit: bool) -> list[tuple[Any, dict[tuple[int, int], tuple[bytes, bytes]]]]:
+        return [
+            _native.encode_scan(*self._scan_args(scan), emit, *self._band(scan), counts)
+            for scan, counts in zip(self.script, self._count())
+        ]
+
+    def _units(self, scan: Scan) -> int:
+        rows, cols = self._mcu_grid(scan)
+        return rows * cols
 
     def estimate(self, quality: int, strength: float) -> int:
         """File size for one table quality and strength, from counted symbols: exact but for
@@ -358,19 +404,6 @@ class _Prepared:
 
 
 _FLAT_BITS = np.full(256, 8.0, dtype=np.float32)
-
-
-def _color_band(pixels: np.ndarray, planes: np.ndarray, to_ycbcr: bool, r0: int, r1: int) -> None:
-    """Rows ``r0:r1`` of the colour planes; the band that ends the image also pads it to
-    whole MCUs (the rows ``planes`` has beyond the image)."""
-    end = planes.shape[1] if r1 == pixels.shape[0] else r1
-    _native.color_planes(pixels[r0:r1], end - r0, planes.shape[2], planes.shape[0], to_ycbcr, out=planes[:, r0:end])
-
-
-def _transform(plane: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
-    """DCT coefficients of one component plane, downsampled by its (h, v) factor first."""
-    fh, fv = factor
-    return _native.forward_dct(plane if fh == fv == 1 else _native.downsample(plane, fh, fv))
 
 
 def _coarsen(means: np.ndarray, counts: np.ndarray, fv: int, fh: int) -> np.ndarray:
@@ -447,12 +480,20 @@ def encode_dct(
     unsupported = dct_unsupported(im.mode, jpeg)
     if unsupported:
         raise ValueError(unsupported)
-    plain = writer.write(im, {**jpeg, "quality": quality})
+    options = {**jpeg, "quality": quality}
+    plain_job = pool.shared().submit(writer.write, im, options)
+    try:
+        frame = parse_header(writer.write(writer.view(im.crop((0, 0, min(im.width, 16), min(im.height, 16)))), options))
+        prepared = _Prepared(im, np.ascontiguousarray(small, dtype=np.float32), frame)
+    finally:
+        wait([plain_job])  # not left running past an error either
+    plain = plain_job.result()
     limit = math.floor(len(plain) * (1.0 + slack))
     header = parse_header(plain)
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="msroi-dct") as pool:
-        prepared = _Prepared(im, np.ascontiguousarray(small, dtype=np.float32), header, pool)
-        return _rate_control(prepared, plain, limit, quality, strength)
+    if not prepared.fits(header):  # the corner should always agree; never trust it blindly
+        prepared = _Prepared(im, np.ascontiguousarray(small, dtype=np.float32), header)
+    prepared.use(header)
+    return _rate_control(prepared, plain, limit, quality, strength)
 
 
 def _rate_control(prepared: _Prepared, plain: bytes, limit: int, quality: int, strength: float) -> DctEncoded:

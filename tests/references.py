@@ -1,4 +1,5 @@
-"""Numpy restatements of the native kernels, shared by the tests and fuzz/fuzz_native.py."""
+"""Numpy restatements of the native kernels, and compositions of the whole-image kernels
+that the fused ones must equal; shared by the tests and fuzz/fuzz_native.py."""
 
 from __future__ import annotations
 
@@ -19,3 +20,18 @@ def reference_upsample(src: np.ndarray, height: int, width: int) -> np.ndarray:
     top = s[y0][:, x0] * (1 - fx) + s[y0][:, x1] * fx
     bottom = s[y1][:, x0] * (1 - fx) + s[y1][:, x1] * fx
     return top * (1 - fy)[:, None] + bottom * fy[:, None]
+
+
+def reference_transform(nat, px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]]) -> list[np.ndarray]:
+    """What ``nat.transform`` must give over all MCU rows: the whole-image kernels in
+    sequence (colour planes padded to whole MCUs, each component downsampled by its
+    factor, the DCT), each tested against its own numpy/scipy restatement."""
+    hmax, vmax = max(h for h, _ in sampling), max(v for _, v in sampling)
+    h, w = px.shape[:2]
+    pad_h, pad_w = -(-h // (8 * vmax)) * 8 * vmax, -(-w // (8 * hmax)) * 8 * hmax
+    planes = nat.color_planes(px, pad_h, pad_w, len(sampling), to_ycbcr)
+    out = []
+    for plane, (ch, cv) in zip(planes, sampling):
+        fh, fv = hmax // ch, vmax // cv
+        out.append(nat.forward_dct(plane if fh == fv == 1 else nat.downsample(np.ascontiguousarray(plane), fh, fv)))
+    return out

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from imaging import centred_map, markers, synthetic_rgb
 from PIL import Image, ImageCms, JpegImagePlugin
+from references import reference_transform
 from scipy.fft import dctn, idctn
 from skimage import data as skdata
 
@@ -403,14 +404,93 @@ def test_parse_header_rejects_non_jpeg():
         dct.parse_header(b"GIF89a")
 
 
-def test_color_planes_in_bands_equal_the_whole():
-    rgb = np.random.default_rng(5).integers(0, 256, (37, 29, 3), dtype=np.uint8)
-    whole = _native.color_planes(rgb, 48, 32, 3, True)
-    banded = np.empty_like(whole)
-    _native.color_planes(rgb[:20], 20, 32, 3, True, out=banded[:, :20])
-    _native.color_planes(rgb[20:], 48 - 20, 32, 3, True, out=banded[:, 20:])
-    np.testing.assert_array_equal(banded, whole)
-    with pytest.raises(ValueError, match="out has shape"):
-        _native.color_planes(rgb, 48, 32, 3, True, out=np.empty((3, 40, 32), np.uint8))
-    with pytest.raises(ValueError, match="rows of out must be contiguous"):
-        _native.color_planes(rgb, 48, 32, 3, True, out=np.empty((3, 48, 64), np.uint8)[:, :, ::2])
+def transformed(px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]], cuts: list[int]) -> list[np.ndarray]:
+    """``_native.transform`` over the MCU rows between ``cuts``, one call per band."""
+    hmax, vmax = max(h for h, _ in sampling), max(v for _, v in sampling)
+    rows, cols = -(-px.shape[0] // (8 * vmax)), -(-px.shape[1] // (8 * hmax))
+    outs = [np.full((rows * v, cols * h, 64), np.nan, np.float32) for h, v in sampling]
+    bounds = [0, *[c for c in cuts if 0 < c < rows], rows]
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        _native.transform(px, to_ycbcr, sampling, outs, r0, r1)
+    return outs
+
+
+@pytest.mark.parametrize(
+    ("channels", "to_ycbcr", "sampling"),
+    [
+        (3, True, [(2, 2), (1, 1), (1, 1)]),
+        (3, True, [(2, 1), (1, 1), (1, 1)]),
+        (3, True, [(1, 1), (1, 1), (1, 1)]),
+        (4, True, [(2, 2), (1, 1), (1, 1)]),  # RGBX: pixels 4 bytes apart
+        (3, False, [(1, 1), (1, 1), (1, 1)]),  # YCbCr images and keep_rgb
+        (1, False, [(1, 1)]),
+        (3, True, [(1, 2), (1, 1), (1, 1)]),  # factors libjpeg allows but Pillow never asks for
+        (3, True, [(4, 2), (2, 1), (1, 1)]),
+    ],
+)
+@pytest.mark.parametrize(("w", "h"), [(1, 1), (13, 7), (40, 33), (64, 48)])
+def test_transform_equals_the_whole_image_kernels(channels, to_ycbcr, sampling, w, h):
+    px = np.random.default_rng(w * h + channels).integers(0, 256, (h, w, channels), dtype=np.uint8)
+    expected = reference_transform(_native, px, to_ycbcr, sampling)
+    for cuts in ([], [1], [1, 2, 3]):  # whole, and in bands of MCU rows
+        got = transformed(px, to_ycbcr, sampling, cuts)
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g, e)
+
+
+def test_transform_rejects_bad_arguments():
+    px = np.zeros((16, 16, 3), np.uint8)
+    outs = [np.empty((2, 2, 64), np.float32), np.empty((1, 1, 64), np.float32), np.empty((1, 1, 64), np.float32)]
+    sampling = [(2, 2), (1, 1), (1, 1)]
+    with pytest.raises(ValueError, match="output 1 has shape"):
+        _native.transform(px, True, sampling, [outs[0], outs[0], outs[2]], 0, 1)
+    with pytest.raises(ValueError, match="MCU rows 0:2 outside 0:1"):
+        _native.transform(px, True, sampling, outs, 0, 2)
+    with pytest.raises(ValueError, match="not integer ratios"):
+        _native.transform(px, True, [(3, 2), (2, 1), (1, 1)], outs, 0, 1)
+    with pytest.raises(ValueError, match="sampling factors must be 1..4"):
+        _native.transform(px, True, [(5, 1), (1, 1), (1, 1)], outs, 0, 1)
+    with pytest.raises(ValueError, match="YCbCr conversion needs"):
+        _native.transform(px[..., :1].copy(), True, sampling, outs, 0, 1)
+    with pytest.raises(ValueError, match="one output each"):
+        _native.transform(px, True, sampling, outs[:2], 0, 1)
+    with pytest.raises(ValueError, match="cannot take 3 components from 1 channels"):
+        _native.transform(px[..., :1].copy(), False, sampling, outs, 0, 1)
+
+
+def random_levels(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Sparse int16 levels with big DC steps, like quantized blocks."""
+    levels = np.where(rng.random(shape) < 0.2, rng.integers(-40, 41, shape), 0).astype(np.int16)
+    levels[..., 0] = rng.integers(-1000, 1001, shape[:-1])
+    return levels
+
+
+@pytest.mark.parametrize("restart", [0, 1, 3, 7, 12])
+@pytest.mark.parametrize(
+    ("band", "components"),
+    [((0, 63), "420"), ((0, 0), "420"), ((0, 63), "gray"), ((1, 5), "one"), ((6, 63), "one")],
+)
+def test_counts_of_row_ranges_add_up_to_the_whole_scan(restart, band, components):
+    rng = np.random.default_rng(restart)
+    if components == "420":
+        levels = [random_levels(rng, (6, 8, 64)), random_levels(rng, (3, 4, 64)), random_levels(rng, (3, 4, 64))]
+        sampling, tables, rows = [(2, 2), (1, 1), (1, 1)], [0, 1, 1], 3
+    else:
+        levels, sampling, tables, rows = [random_levels(rng, (5, 6, 64))], [(1, 1)], [0], 5
+    ss, se = band
+    blocks = (5, 5) if components == "one" else None  # a band scan codes the blocks inside the image
+    args = (levels, sampling, tables, restart, ss, se, blocks)
+    whole = _native.count_scan(*args)
+    assert whole.shape == (_native.COUNTS,) and whole.sum() > 0
+    rows = blocks[0] if blocks else rows
+    for cuts in ([0, 1, rows], [0, 2, 3, rows], list(range(rows + 1))):
+        parts = sum(_native.count_scan(*args, r0, r1) for r0, r1 in zip(cuts[:-1], cuts[1:]))
+        np.testing.assert_array_equal(parts, whole)
+    # Given the counts, the scan codes exactly as when it counts them itself.
+    assert _native.encode_scan(levels, sampling, tables, restart, True, ss, se, blocks, whole) == _native.encode_scan(
+        levels, sampling, tables, restart, True, ss, se, blocks
+    )
+    with pytest.raises(ValueError, match="MCU rows 0:99 outside"):
+        _native.count_scan(*args, 0, 99)
+    with pytest.raises(ValueError, match="counts must have 1025 entries"):
+        _native.encode_scan(levels, sampling, tables, restart, True, ss, se, blocks, whole[:-1])

@@ -150,8 +150,7 @@ def full_layer_blend(rgb: np.ndarray, level_map: np.ndarray, subsampling: str) -
 def test_cropped_and_banded_layers_equal_whole_layers(subsampling, name, band_pixels):
     im = synthetic_rgb(200, 130, seed=5)
     lv = levels.assign(np.random.default_rng(1).random((9, 7), dtype=np.float32) ** 3, 130, 200, 3)
-    with ThreadPoolExecutor(2) as pool:
-        got, used = blend.blend(im, lv, subsampling, pool, band_pixels=band_pixels)
+    got, used = blend.blend(im, lv, subsampling, band_pixels=band_pixels)
     expected = full_layer_blend(np.asarray(im), lv, name)
     np.testing.assert_array_equal(got[..., :3], expected)
     assert used == tuple(10 * (k + 1) for k in np.unique(lv))
