@@ -293,11 +293,31 @@ cdef inline void _copy_px(uint8* dst, const uint8* src, Py_ssize_t c) noexcept n
             dst[k] = src[k]
 
 
-cdef inline bint _has_byte(unsigned long long word, unsigned long long pattern) noexcept nogil:
-    # Whether any byte of ``word`` equals the repeated byte in ``pattern`` (the classic
-    # "has zero byte" bit trick on word ^ pattern).
-    cdef unsigned long long x = word ^ pattern
-    return ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) != 0
+cdef extern from *:
+    """
+    #if defined(__SSE2__) || defined(_M_X64)
+    #include <emmintrin.h>
+    #endif
+    /* Bit j set where p[j] == v, j = 0..15. */
+    static inline unsigned int msroi_eq_mask16(const unsigned char* p, unsigned char v) {
+    #if defined(__SSE2__) || defined(_M_X64)
+        return (unsigned int)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i*)p), _mm_set1_epi8((char)v)));
+    #else
+        unsigned int m = 0;
+        for (int j = 0; j < 16; j++) m |= (unsigned int)(p[j] == v) << j;
+        return m;
+    #endif
+    }
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static inline int msroi_ctz32(unsigned int v) { unsigned long i; _BitScanForward(&i, v); return (int)i; }
+    #else
+    static inline int msroi_ctz32(unsigned int v) { return __builtin_ctz(v); }
+    #endif
+    """
+    unsigned int _eq_mask16 "msroi_eq_mask16"(const uint8* p, uint8 v) noexcept nogil
+    int _ctz32 "msroi_ctz32"(unsigned int v) noexcept nogil  # v != 0
 
 
 def blend_level(const uint8[:, :, :] layer, const uint8[:, :] levels, int level,
@@ -325,9 +345,8 @@ def blend_level(const uint8[:, :, :] layer, const uint8[:, :] levels, int level,
     if h == 0 or w == 0:
         return 0
     cdef uint8 lv = <uint8>level
-    cdef unsigned long long pattern = 0x0101010101010101ULL * lv
-    cdef unsigned long long word
-    cdef Py_ssize_t i, j, jj, copied = 0
+    cdef unsigned int mask
+    cdef Py_ssize_t i, j, k, copied = 0
     cdef const uint8* row
     cdef const uint8* src
     cdef uint8* dst
@@ -337,26 +356,31 @@ def blend_level(const uint8[:, :, :] layer, const uint8[:, :] levels, int level,
             src = &layer[i, 0, 0]
             dst = &out[i, 0, 0]
             j = 0
-            while j < w:
-                # Smooth maps give long runs of one level: skip or copy eight pixels at once.
-                if j + 8 <= w:
-                    memcpy(&word, row + j, 8)
-                    if not _has_byte(word, pattern):
-                        j += 8
-                        continue
-                    if word == pattern and c == lc:
-                        memcpy(dst + j * c, src + j * lc, 8 * c)
-                        copied += 8
-                        j += 8
-                        continue
-                    jj = j + 8
+            # Sixteen levels compared at once: smooth maps give long runs of one level,
+            # which are skipped or copied whole.
+            while j + 16 <= w:
+                mask = _eq_mask16(row + j, lv)
+                if mask == 0xFFFF and c == lc:
+                    # Constant sizes for the usual layouts, so the copy is inlined.
+                    if c == 3:
+                        memcpy(dst + j * 3, src + j * 3, 48)
+                    elif c == 4:
+                        memcpy(dst + j * 4, src + j * 4, 64)
+                    else:
+                        memcpy(dst + j * c, src + j * c, 16 * c)
+                    copied += 16
                 else:
-                    jj = w
-                while j < jj:
-                    if row[j] == lv:
-                        _copy_px(dst + j * c, src + j * lc, c)
+                    while mask:
+                        k = j + _ctz32(mask)
+                        mask &= mask - 1
+                        _copy_px(dst + k * c, src + k * lc, c)
                         copied += 1
-                    j += 1
+                j += 16
+            while j < w:
+                if row[j] == lv:
+                    _copy_px(dst + j * c, src + j * lc, c)
+                    copied += 1
+                j += 1
     return copied
 
 
