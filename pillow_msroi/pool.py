@@ -10,6 +10,7 @@ threads can share it without deadlock.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
+@functools.cache
 def size() -> int:
     """Worker threads: two at most, the machine's cores if fewer.  More did not pay on the
     workloads measured (the jobs are short and memory-bound)."""
@@ -38,11 +40,22 @@ def shared() -> ThreadPoolExecutor:
 
 
 def run_all(fn: Callable[..., T], *iterables: Iterable[Any]) -> list[T]:
-    """``fn`` over the zipped arguments in the shared pool, results in order.  If a job
+    """``fn`` over the zipped arguments, results in order: the first job in the calling
+    thread (which would otherwise only wait), the others in the shared pool.  If a job
     fails, the others are waited for (or cancelled if not started) before the error is
     raised, so no job of this call still writes into the caller's arrays afterwards."""
-    futures: list[Future[T]] = [shared().submit(fn, *args) for args in zip(*iterables)]
-    return gather(futures)
+    jobs = list(zip(*iterables))
+    if not jobs:
+        return []
+    futures: list[Future[T]] = [shared().submit(fn, *args) for args in jobs[1:]]
+    try:
+        first = fn(*jobs[0])
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        wait(futures)
+        raise
+    return [first, *gather(futures)]
 
 
 def gather(futures: Iterable[Future[T]]) -> list[T]:

@@ -494,3 +494,26 @@ def test_counts_of_row_ranges_add_up_to_the_whole_scan(restart, band, components
         _native.count_scan(*args, 0, 99)
     with pytest.raises(ValueError, match="counts must have 1025 entries"):
         _native.encode_scan(levels, sampling, tables, restart, True, ss, se, blocks, whole[:-1])
+
+
+def test_scratch_block_is_reused_and_bounded(monkeypatch):
+    scratch = dct._Scratch()
+    monkeypatch.setattr(dct, "_SCRATCH", scratch)
+    im = synthetic_rgb(96, 64)
+    first = encode(im).data
+    kept = scratch._block
+    assert kept is not None and kept.nbytes == 6 * (96 * 64 + 2 * 48 * 32)  # float32 + int16 per coefficient
+    kept[:] = 0xAB  # stale contents must not leak into the next file
+    assert encode(im).data == first
+    assert scratch._block is kept  # taken, used and given back
+    # A block far larger than needed is not used for a small image, which keeps its own.
+    big = synthetic_rgb(400, 300)
+    encode(big)
+    big_block = scratch._block
+    assert encode(im).data == first
+    assert scratch._block is not big_block and scratch._block.nbytes == kept.nbytes
+    # Nothing over the limit is kept.
+    monkeypatch.setattr(dct._Scratch, "LIMIT", 1000)
+    scratch._block = None
+    encode(im)
+    assert scratch._block is None
