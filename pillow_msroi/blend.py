@@ -6,9 +6,9 @@ per worker thread at a time; only a few layer jobs are in flight.  A layer is co
 MCUs around its level's pixels, plus one MCU of context, which makes every pixel equal to
 coding the layer whole; large images go in horizontal bands of whole MCU rows, so the
 input copy and the layers stay band-sized and a 24-megapixel photo needs little more
-than its output.  Each layer job (encode, decode, copy) runs in a small thread pool:
-simplejpeg and the copy kernel release the GIL, and the levels select disjoint pixels, so
-jobs write to the output concurrently without overlapping.
+than its output.  Each layer job (encode, decode, copy) runs in the worker pool both
+methods share (pool.py): simplejpeg and the copy kernel release the GIL, and the levels
+select disjoint pixels, so jobs write to the output concurrently without overlapping.
 """
 
 from __future__ import annotations
