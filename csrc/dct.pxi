@@ -12,6 +12,7 @@ from libc.math cimport cos, sqrt, fabsf, M_PI
 from libc.stdlib cimport malloc, realloc, free
 from libc.stdint cimport int16_t, uint16_t, int32_t, int64_t, uint64_t
 from libc.string cimport memset
+from cpython.pycapsule cimport PyCapsule_GetPointer
 
 # Position in natural (row-major) order of the k-th coefficient in zigzag order.
 ZIGZAG = np.array([
@@ -129,6 +130,83 @@ cdef extern from *:
                                   uint8* cr) noexcept nogil
     void _h2v2_row "msroi_h2v2_row"(const uint8* r0, const uint8* r1, long ow, uint8* o) noexcept nogil
     void _h2v1_row "msroi_h2v1_row"(const uint8* r0, long ow, uint8* o) noexcept nogil
+
+cdef extern from *:
+    """
+    /* The Arrow C data interface (arrow.apache.org/docs/format/CDataInterface.html),
+       a stable ABI through which Pillow >= 11.2 exports an image's memory. */
+    struct msroi_ArrowArray {
+        int64_t length, null_count, offset, n_buffers, n_children;
+        const void** buffers;
+        struct msroi_ArrowArray** children;
+        struct msroi_ArrowArray* dictionary;
+        void (*release)(struct msroi_ArrowArray*);
+        void* private_data;
+    };
+    struct msroi_ArrowSchema {
+        const char* format;
+        const char* name;
+        const char* metadata;
+        int64_t flags, n_children;
+        struct msroi_ArrowSchema** children;
+        struct msroi_ArrowSchema* dictionary;
+        void (*release)(struct msroi_ArrowSchema*);
+        void* private_data;
+    };
+    """
+    struct msroi_ArrowArray:
+        int64_t length, offset, n_buffers, n_children
+        const void** buffers
+        msroi_ArrowArray** children
+    struct msroi_ArrowSchema:
+        const char* format
+        int64_t n_children
+        msroi_ArrowSchema** children
+
+
+class _Exported:
+    # Hands numpy a pointer into Pillow's memory and keeps the Arrow export that owns it
+    # (its capsules release Pillow's reference when they go) alive as the array's base.
+    def __init__(self, capsules, Py_ssize_t address, tuple shape):
+        self._capsules = capsules
+        self.__array_interface__ = {"shape": shape, "typestr": "|u1", "data": (address, True), "version": 3}
+
+
+def image_pixels(image):
+    """The pixels of a Pillow image as a read-only uint8 (height, width, channels) array
+    over Pillow's own memory, without a copy: 1 channel for 8-bit single-band modes, 4
+    for the modes Pillow keeps in 4 bytes a pixel (RGB as RGBX, YCbCr, CMYK...).  Uses
+    Pillow's Arrow export (Pillow >= 11.2); None where that is missing or the image is
+    not one block of memory (Pillow allocates large images in blocks of rows), and the
+    caller copies instead."""
+    export = getattr(image, "__arrow_c_array__", None)
+    if export is None:
+        return None
+    try:
+        schema_capsule, array_capsule = export()
+    except ValueError:  # "Image rows are not contiguous in memory"
+        return None
+    cdef msroi_ArrowSchema* schema = <msroi_ArrowSchema*>PyCapsule_GetPointer(schema_capsule, "arrow_schema")
+    cdef msroi_ArrowArray* array = <msroi_ArrowArray*>PyCapsule_GetPointer(array_capsule, "arrow_array")
+    cdef Py_ssize_t width = image.size[0], height = image.size[1], channels
+    cdef msroi_ArrowArray* values = array
+    if array.length != width * height:
+        return None
+    fmt = schema.format
+    if fmt == b"C":
+        channels = 1
+    elif fmt == b"+w:4" and schema.n_children == 1 and schema.children[0].format == b"C" and array.n_children == 1:
+        channels = 4
+        values = array.children[0]
+        if array.offset != 0 or values.length != 4 * array.length:
+            return None
+    else:
+        return None
+    if values.n_buffers != 2 or values.buffers[1] == NULL:
+        return None
+    cdef const uint8* data = <const uint8*>values.buffers[1] + values.offset
+    return np.asarray(_Exported((schema_capsule, array_capsule), <Py_ssize_t>data, (height, width, channels)))
+
 
 def color_planes(const uint8[:, :, ::1] src, Py_ssize_t pad_h, Py_ssize_t pad_w,
                  int n_out, bint to_ycbcr):

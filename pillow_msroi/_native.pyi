@@ -32,6 +32,7 @@ def mean_max(src: npt.NDArray[np.float32], height: int, width: int) -> tuple[flo
 # DCT-domain method (csrc/dct.pxi)
 ZIGZAG: npt.NDArray[np.intp]
 
+def image_pixels(image: object) -> npt.NDArray[np.uint8] | None: ...
 def color_planes(
     src: npt.NDArray[np.uint8],
     pad_h: int,

@@ -207,15 +207,21 @@ class DctEncoded:
 
 
 def _pixels(im: Image.Image, header: Header) -> tuple[np.ndarray, bool]:
-    """The image as uint8 (H, W, C) and whether its channels go through RGB -> YCbCr."""
-    mode = im.mode
-    if mode in ("1", "L"):
-        src = im.convert("L") if mode == "1" else im
-        return np.asarray(src)[:, :, None], False
-    arr = np.asarray(im)
+    """The image as uint8 (H, W, C) and whether its channels go through RGB -> YCbCr.
+
+    Read in place where Pillow can export its memory (``image_pixels``: RGB then comes
+    as RGBX, which the transform reads the same); copied otherwise.  The copy cost more
+    than the whole transform on a Kodak image, most of it faulting in fresh pages.
+    """
+    src = im.convert("L") if im.mode == "1" else im
+    arr = _native.image_pixels(src)
+    if arr is None:
+        arr = np.asarray(src)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
     # Pillow hands RGB(X) to libjpeg to convert, except with keep_rgb (an Adobe marker
     # with transform 0); YCbCr images are written as they are.
-    return arr, mode in ("RGB", "RGBX") and header.adobe_transform != 0
+    return arr, im.mode in ("RGB", "RGBX") and header.adobe_transform != 0
 
 
 @dataclass(frozen=True)

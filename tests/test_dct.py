@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import tempfile
@@ -517,3 +518,36 @@ def test_scratch_block_is_reused_and_bounded(monkeypatch):
     scratch._block = None
     encode(im)
     assert scratch._block is None
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBX", "YCbCr", "CMYK"])
+def test_image_pixels_read_pillow_memory_in_place(mode):
+    im = synthetic_rgb(37, 23).convert(mode)
+    got = _native.image_pixels(im)
+    if not hasattr(im, "__arrow_c_array__"):  # Pillow < 11.2: no export, the caller copies
+        assert got is None
+        return
+    expected = np.asarray(im)
+    expected = expected[:, :, None] if expected.ndim == 2 else expected
+    assert got.shape[:2] == (23, 37) and got.shape[2] in (1, 4) and not got.flags.writeable
+    np.testing.assert_array_equal(got[:, :, : expected.shape[2]], expected)
+    # The export, not the image object, keeps the memory: it outlives the image.
+    del im
+    gc.collect()
+    np.testing.assert_array_equal(got[:, :, : expected.shape[2]], expected)
+
+
+def test_image_pixels_decline_what_they_cannot_map():
+    # Pillow keeps an image over its block size (16 MiB) in several blocks of rows.
+    assert _native.image_pixels(Image.new("RGB", (2100, 2100))) is None
+    assert _native.image_pixels(Image.new("F", (4, 4))) is None
+    assert _native.image_pixels(Image.new("I;16", (4, 4))) is None
+    assert _native.image_pixels(object()) is None
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "YCbCr", "1"])
+def test_dct_reads_pixels_in_place_or_copied_alike(monkeypatch, mode):
+    im = synthetic_rgb(61, 45).convert(mode)
+    in_place = encode(im, quality=60).data
+    monkeypatch.setattr(_native, "image_pixels", lambda image: None)
+    assert encode(im, quality=60).data == in_place
