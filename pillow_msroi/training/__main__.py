@@ -19,10 +19,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "msroi-cache"),
                         help="feature cache and results.json (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=Config.epochs)
+    parser.add_argument("--end-to-end-epochs", type=int, default=Config.end_to_end_epochs,
+                        help="epochs of end-to-end fine-tuning after the cached stage (default: %(default)s)")
+    parser.add_argument("--end-to-end-size", type=int, default=Config.end_to_end_size,
+                        help="image side for the end-to-end epochs (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    run(Config(shared=shared_root(args.shared), out=Path(args.out), cache=Path(args.cache), epochs=args.epochs))
+    run(Config(shared=shared_root(args.shared), out=Path(args.out), cache=Path(args.cache), epochs=args.epochs,
+               end_to_end_epochs=args.end_to_end_epochs, end_to_end_size=args.end_to_end_size))
 
 
 if __name__ == "__main__":
