@@ -266,7 +266,8 @@ class _Prepared:
             raise ValueError(msg)
         mcu_rows, mcu_cols = pad_h // mcu_h, pad_w // mcu_w
         shapes = [(mcu_rows * c.v, mcu_cols * c.h, 64) for c in comps]
-        # The coefficients (float32) and their levels (int16) in one scratch block.
+        # The coefficients (float32) and their levels (int16) in one scratch block; the
+        # levels' pages are first touched by the quantizer, after ``pixels`` is gone.
         self.scratch = _SCRATCH.take(6 * sum(math.prod(s) for s in shapes))
         self.coefs = _views(self.scratch, shapes, np.float32, 0)
         # Bands of MCU rows transformed side by side (the kernel releases the GIL); the
@@ -276,7 +277,7 @@ class _Prepared:
         cuts = sorted({mcu_rows * k // bands for k in range(bands)} | {mcu_rows})
         sampling = [(c.h, c.v) for c in comps]
         self._map(functools.partial(_native.transform, pixels, to_ycbcr, sampling, self.coefs), cuts[:-1], cuts[1:])
-        del pixels  # a copy of the image: the quantized levels need its room
+        del pixels  # where it is a copy (a large image), the quantized levels need its room
         # Map means over 8x8 pixel blocks, computed once; coarser blocks of subsampled
         # components are pixel-weighted means of these.
         fine = _native.block_means(small, h, w, 8, 8, pad_h // 8, pad_w // 8)
