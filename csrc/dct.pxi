@@ -59,7 +59,7 @@ cdef extern from *:
                                      - MSROI_FIX(0.08131) * b + (128 << 16) + (1 << 15) - 1) >> 16); \
         }
     /* On x86-64 with GCC and glibc, the loops below also get an AVX2 build, picked at load
-       time where the CPU has AVX2 (4x faster colour conversion on the benchmark machine). */
+       time where the CPU has AVX2 (bench/RESULTS.md has the timings). */
     #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && defined(__GLIBC__)
     #define MSROI_CLONES __attribute__((target_clones("avx2", "default")))
     #else
@@ -228,27 +228,34 @@ def color_planes(const uint8[:, :, ::1] src, Py_ssize_t pad_h, Py_ssize_t pad_w,
         raise ValueError(f"cannot take {n_out} planes from {c} channels")
     out = np.empty((n_out, pad_h, pad_w), dtype=np.uint8)
     cdef uint8[:, :, ::1] dst = out
-    cdef Py_ssize_t i, j, k
-    cdef const uint8* px
-    cdef uint8* y_row
+    cdef Py_ssize_t i, k
     with nogil:
         for i in range(h):
-            px = &src[i, 0, 0]
-            if to_ycbcr:
-                _ycc_row(px, c, w, &dst[0, i, 0], &dst[1, i, 0], &dst[2, i, 0])
-            else:
-                for k in range(n_out):
-                    y_row = &dst[k, i, 0]
-                    for j in range(w):
-                        y_row[j] = px[j * c + k]
-            # Edge replication, as libjpeg pads partial MCUs.
-            for k in range(n_out):
-                for j in range(w, pad_w):
-                    dst[k, i, j] = dst[k, i, w - 1]
+            _plane_rows(&src[i, 0, 0], c, w, pad_w, n_out, to_ycbcr, &dst[0, i, 0], pad_h * pad_w)
         for k in range(n_out):
             for i in range(h, pad_h):
                 memcpy(&dst[k, i, 0], &dst[k, h - 1, 0], pad_w)
     return out
+
+
+cdef void _plane_rows(const uint8* px, Py_ssize_t nc, Py_ssize_t w, Py_ssize_t pad_w, Py_ssize_t n,
+                      bint to_ycbcr, uint8* dst, Py_ssize_t plane_stride) noexcept nogil:
+    # One pixel row to one row of each of ``n`` planes (``plane_stride`` bytes apart):
+    # libjpeg's YCbCr, or the first ``n`` channels copied; then edge replication to
+    # ``pad_w``, as libjpeg pads partial MCUs.
+    cdef Py_ssize_t j, k
+    cdef uint8* row
+    if to_ycbcr:
+        _ycc_row(px, nc, w, dst, dst + plane_stride, dst + 2 * plane_stride)
+    else:
+        for k in range(n):
+            row = dst + k * plane_stride
+            for j in range(w):
+                row[j] = px[j * nc + k]
+    for k in range(n):
+        row = dst + k * plane_stride
+        for j in range(w, pad_w):
+            row[j] = row[w - 1]
 
 
 cdef void _downsample_rows(const uint8* src, Py_ssize_t stride, Py_ssize_t oh, Py_ssize_t ow,
@@ -422,28 +429,14 @@ def transform(const uint8[:, :, ::1] src, bint to_ycbcr, list sampling, list out
         free(planes)
         free(small)
         raise MemoryError()
-    cdef Py_ssize_t m, r, i, j, by, bx, oh, ow, stride
-    cdef const uint8* px
+    cdef Py_ssize_t m, r, i, by, bx, oh, ow, stride
     cdef const uint8* plane
-    cdef uint8* row
     with nogil:
         for m in range(mcu_row0, mcu_row1):
             for r in range(mcu_h):
                 # Rows below the image repeat its last row, as libjpeg pads partial MCUs.
                 i = min(m * mcu_h + r, h - 1)
-                px = &src[i, 0, 0]
-                if to_ycbcr:
-                    _ycc_row(px, nc, w, planes + r * pad_w, planes + (mcu_h + r) * pad_w,
-                             planes + (2 * mcu_h + r) * pad_w)
-                else:
-                    for k in range(n):
-                        row = planes + (k * mcu_h + r) * pad_w
-                        for j in range(w):
-                            row[j] = px[j * nc + k]
-                for k in range(n):
-                    row = planes + (k * mcu_h + r) * pad_w
-                    for j in range(w, pad_w):
-                        row[j] = row[w - 1]
+                _plane_rows(&src[i, 0, 0], nc, w, pad_w, n, to_ycbcr, planes + r * pad_w, mcu_h * pad_w)
             for c in range(n):
                 plane = planes + c * mcu_h * pad_w
                 stride = pad_w

@@ -210,8 +210,8 @@ def _pixels(im: Image.Image, header: Header) -> tuple[np.ndarray, bool]:
     """The image as uint8 (H, W, C) and whether its channels go through RGB -> YCbCr.
 
     Read in place where Pillow can export its memory (``image_pixels``: RGB then comes
-    as RGBX, which the transform reads the same); copied otherwise.  The copy cost more
-    than the whole transform on a Kodak image, most of it faulting in fresh pages.
+    as RGBX, which the transform reads the same), which saves a copy of the image on
+    every save; copied otherwise.
     """
     src = im.convert("L") if im.mode == "1" else im
     arr = _native.image_pixels(src)
@@ -424,8 +424,9 @@ class _Scratch:
     """One block of memory kept from one encode to the next (at most ``LIMIT`` bytes).
 
     Fresh multi-megabyte arrays are fresh pages for the kernel to fault in and zero, and
-    glibc's malloc hands them back to the system after each encode: on the benchmark
-    machine that was about 600 page faults, 1.5 ms, of a 9 ms Kodak encode.  Encodes in
+    depending on the heap's history glibc's malloc hands them back to the system after
+    each encode: up to a fault per 4 KiB on every encode (``python
+    bench/test_dct_quality.py --faults`` counts them).  Encodes in
     several threads at once each take the block if it is free and big enough, else
     allocate their own; the last one done keeps its block.
     """

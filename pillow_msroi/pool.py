@@ -1,10 +1,9 @@
 """The worker threads both encoders share.
 
 Each method splits its work into jobs whose kernels release the GIL (simplejpeg, the
-Cython kernels, Pillow's encoder).  Starting and joining a fresh pool for every save cost
-about 3 ms of a 10 ms Kodak encode on the 2-core benchmark machine, so one small pool
-lives for the process: made on first use, and forgotten in a forked child, whose copy of
-the pool has no threads behind it.  Jobs never wait on other jobs, so callers in many
+Cython kernels, Pillow's encoder).  Rather than start and join threads on every save, one
+small pool lives for the process: made on first use, and forgotten in a forked child,
+whose copy of the pool has no threads behind it.  Jobs never wait on other jobs, so callers in many
 threads can share it without deadlock.
 """
 
@@ -51,9 +50,7 @@ def run_all(fn: Callable[..., T], *iterables: Iterable[Any]) -> list[T]:
     try:
         first = fn(*jobs[0])
     except BaseException:
-        for f in futures:
-            f.cancel()
-        wait(futures)
+        _settle(futures)
         raise
     return [first, *gather(futures)]
 
@@ -65,10 +62,15 @@ def gather(futures: Iterable[Future[T]]) -> list[T]:
     try:
         return [f.result() for f in futures]
     except BaseException:
-        for f in futures:
-            f.cancel()
-        wait(futures)
+        _settle(futures)
         raise
+
+
+def _settle(futures: list[Future[T]]) -> None:
+    """Cancel what has not started and wait for the rest."""
+    for f in futures:
+        f.cancel()
+    wait(futures)
 
 
 def _forget_in_child() -> None:

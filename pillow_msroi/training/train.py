@@ -7,6 +7,7 @@ import copy
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,13 +53,17 @@ class Config:
 
 # --------------------------------------------------------------------------- Caltech-101
 
+def caltech_root(cfg: Config) -> Path:
+    return cfg.shared / "data" / "caltech101" / "101_ObjectCategories"
+
+
 @torch.no_grad()
 def cache_caltech(net: EfficientNetLite0, split: CaltechSplit, cfg: Config) -> dict[str, torch.Tensor]:
     """Frozen-trunk features (block ``FIRST_TRAINED_BLOCK`` input) for both parts, float16, cached on disk."""
     path = cfg.cache / f"caltech_b{FIRST_TRAINED_BLOCK}_{TRAIN_SIZE}.pt"
     if path.is_file():
         return torch.load(path, weights_only=True)
-    root = cfg.shared / "data" / "caltech101" / "101_ObjectCategories"
+    root = caltech_root(cfg)
     out: dict[str, torch.Tensor] = {}
     for part, items in (("train", split.train), ("test", split.test)):
         feats = []
@@ -102,36 +107,44 @@ def finetune(net: EfficientNetLite0, head: MSROIHead, feats: dict[str, torch.Ten
         weight_decay=1e-4,
     )
     x_all, y_all = feats["train_x"], feats["train_y"]
-    n = len(y_all)
-    steps = cfg.epochs * math.ceil(n / cfg.batch)
+    steps = cfg.epochs * math.ceil(len(y_all) / cfg.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=[cfg.lr_backbone, cfg.lr_head], total_steps=steps, pct_start=0.15
     )
-    gen = torch.Generator().manual_seed(cfg.seed)
-    step = 0
-    for epoch in range(cfg.epochs):
-        net.eval()  # pretrained BatchNorm statistics stay fixed (the tail's blocks are net's own)
+    # Mirroring the cached maps stands in for mirroring the images.
+    train_epochs(tail, net, head, x_all, y_all, opt, sched, cfg.epochs, cfg.batch,
+                 torch.Generator().manual_seed(cfg.seed), "epoch")
+
+
+def train_epochs(model: Callable[[torch.Tensor], torch.Tensor], net: EfficientNetLite0, head: MSROIHead,
+                 x_all: torch.Tensor, y_all: torch.Tensor, opt: torch.optim.Optimizer,
+                 sched: torch.optim.lr_scheduler.LRScheduler, epochs: int, batch: int,
+                 gen: torch.Generator, name: str) -> None:
+    """Label-smoothed cross-entropy over shuffled, randomly mirrored batches of ``x_all``
+    (anything ``model`` takes: cached feature maps or images); the pretrained BatchNorm
+    statistics stay fixed (``net`` in eval mode).  Leaves ``net`` and ``head`` in eval mode."""
+    n = len(y_all)
+    for epoch in range(epochs):
+        net.eval()  # fixed BatchNorm statistics; gradients still flow through the trained blocks
         head.train()
         perm = torch.randperm(n, generator=gen)
         total, correct, seen = 0.0, 0, 0
-        for i in range(0, n, cfg.batch):
-            idx = perm[i : i + cfg.batch]
+        for i in range(0, n, batch):
+            idx = perm[i : i + batch]
             x = x_all[idx].float()
-            # Mirroring the cached maps stands in for mirroring the images.
             flip = torch.rand(len(idx), generator=gen) < 0.5
             x[flip] = x[flip].flip(-1)
             y = y_all[idx]
-            logits = tail(x)
+            logits = model(x)
             loss = F.cross_entropy(logits, y, label_smoothing=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            step += 1
             total += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(idx)
-        log(f"epoch {epoch + 1}/{cfg.epochs} loss {total / seen:.3f} train top-1 {correct / seen:.3f}")
+        log(f"{name} {epoch + 1}/{epochs} loss {total / seen:.3f} train top-1 {correct / seen:.3f}")
     net.eval()
     head.eval()
 
@@ -142,7 +155,7 @@ def caltech_images(split: CaltechSplit, part: str, size: int, cfg: Config) -> tu
     if path.is_file():
         cached = torch.load(path, weights_only=True)
         return cached["x"], cached["y"]
-    root = cfg.shared / "data" / "caltech101" / "101_ObjectCategories"
+    root = caltech_root(cfg)
     items = getattr(split, part)
     x = torch.from_numpy(np.stack([load_square(root / p, size) for p, _ in items])).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor([label for _, label in items])
@@ -165,35 +178,12 @@ def finetune_end_to_end(net: EfficientNetLite0, head: MSROIHead, split: CaltechS
         [{"params": trained, "lr": cfg.lr_end_to_end}, {"params": head.parameters(), "lr": 5 * cfg.lr_end_to_end}],
         weight_decay=1e-4,
     )
-    n = len(y_all)
-    steps = cfg.end_to_end_epochs * math.ceil(n / cfg.batch)
+    steps = cfg.end_to_end_epochs * math.ceil(len(y_all) / cfg.batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
-    for epoch in range(cfg.end_to_end_epochs):
-        net.eval()  # fixed BatchNorm statistics; gradients still flow through every block
-        head.train()
-        perm = torch.randperm(n, generator=gen)
-        total, correct, seen = 0.0, 0, 0
-        for i in range(0, n, cfg.batch):
-            idx = perm[i : i + cfg.batch]
-            x = x_all[idx].float()
-            flip = torch.rand(len(idx), generator=gen) < 0.5
-            x[flip] = x[flip].flip(-1)
-            y = y_all[idx]
-            logits = head(net.features(normalize(x)))
-            loss = F.cross_entropy(logits, y, label_smoothing=0.1)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(idx)
-        log(f"end-to-end epoch {epoch + 1}/{cfg.end_to_end_epochs} loss {total / seen:.3f} train top-1 {correct / seen:.3f}")
+    train_epochs(lambda x: head(net.features(normalize(x))), net, head, x_all, y_all, opt, sched,
+                 cfg.end_to_end_epochs, cfg.batch, torch.Generator().manual_seed(cfg.seed + 1), "end-to-end epoch")
     for p in trained:
         p.requires_grad_(False)
-    net.eval()
-    head.eval()
 
 
 @torch.no_grad()
@@ -202,6 +192,11 @@ def evaluate_caltech_images(net: EfficientNetLite0, head: MSROIHead, split: Calt
     (after end-to-end fine-tuning the cached trunk features are stale)."""
     x_all, y = caltech_images(split, "test", TRAIN_SIZE, cfg)
     logits = torch.cat([head(net.features(normalize(x_all[i : i + 64].float()))) for i in range(0, len(y), 64)])
+    return accuracy(logits, y)
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Top-1 and top-5 accuracy (top-k over fewer classes than 5: all of them)."""
     top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
     return {
         "top1": float((top5[:, 0] == y).float().mean()),
@@ -214,13 +209,7 @@ def evaluate_caltech_images(net: EfficientNetLite0, head: MSROIHead, split: Calt
 def evaluate_caltech(net: EfficientNetLite0, head: MSROIHead, feats: dict[str, torch.Tensor]) -> dict[str, float]:
     tail = Tail(net, head).eval()
     logits = torch.cat([tail(feats["test_x"][i : i + 256].float()) for i in range(0, len(feats["test_y"]), 256)])
-    top5 = logits.topk(5, dim=1).indices
-    y = feats["test_y"]
-    return {
-        "top1": float((top5[:, 0] == y).float().mean()),
-        "top5": float((top5 == y[:, None]).any(1).float().mean()),
-        "n_test": int(len(y)),
-    }
+    return accuracy(logits, feats["test_y"])
 
 
 # --------------------------------------------------------------------------- the shipped graph
