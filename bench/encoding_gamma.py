@@ -20,9 +20,11 @@ from fixation_psnr import decoded, osie_case, plain  # bench/ is on the path: th
 from kodak import shared_dir
 
 import pillow_msroi
-from pillow_msroi import budget, metrics, roi
-from pillow_msroi.osie import load_osie, osie_split
-from pillow_msroi.saliency_metrics import centre_gaussian
+from pillow_msroi import _budget as budget
+from pillow_msroi import _roi as roi
+from pillow_msroi.eval import metrics
+from pillow_msroi.eval.osie import load_osie, osie_split
+from pillow_msroi.eval.saliency import centre_gaussian
 
 QUALITIES = (30, 50, 75)
 
@@ -42,7 +44,7 @@ def main() -> int:
     deltas: dict[tuple[str, int], list[tuple[float, float]]] = {(n, q): [] for n in names for q in QUALITIES}
     for k, rec in enumerate(sample):
         image, ref, weights = osie_case(args.osie, rec, k, len(sample))
-        small = roi._normalize(roi.small_map(image))
+        small = maps.normalize(roi.small_map(image))
         maps = [small**p for p in args.powers] + [centre_gaussian(rec.height, rec.width)]
         for q in QUALITIES:
             for name, m in zip(names, maps):

@@ -20,10 +20,12 @@ import numpy as np
 from PIL import Image
 
 import pillow_msroi
-from pillow_msroi import budget, metrics, roi
-from pillow_msroi.bench import bootstrap_ci
-from pillow_msroi.saliency_metrics import centre_gaussian, fixation_density
-from pillow_msroi.osie import OsieImage, load_osie, osie_split
+from pillow_msroi import _budget as budget
+from pillow_msroi import _roi as roi
+from pillow_msroi.eval import metrics
+from pillow_msroi.eval.osie import OsieImage, load_osie, osie_split
+from pillow_msroi.eval.results import bootstrap_ci
+from pillow_msroi.eval.saliency import centre_gaussian, fixation_density
 
 from kodak import shared_dir  # bench/ is on the path: the script's own folder
 

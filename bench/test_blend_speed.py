@@ -14,7 +14,9 @@ import simplejpeg
 from kodak import kodak_paths
 from PIL import Image
 
-from pillow_msroi import _native, levels
+from pillow_msroi import _blend_cy as blend_cy
+from pillow_msroi import _levels as levels
+from pillow_msroi import _stretch_cy as stretch_cy
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,7 @@ def case():
     rgb = np.asarray(Image.open(kodak_paths()[2]).convert("RGB"))
     h, w = rgb.shape[:2]
     small = np.random.default_rng(0).random((h // 32, w // 32), dtype=np.float32)
-    full = _native.upsample_bilinear(small, h, w)
+    full = stretch_cy.upsample_bilinear(small, h, w)
     layers = [
         simplejpeg.decode_jpeg(simplejpeg.encode_jpeg(rgb, quality=q, colorsubsampling="420"))
         for q in range(10, 101, 10)
@@ -40,7 +42,7 @@ def fused_levels_and_blend(small, h, w, layers):
     level_map = levels.assign(small, h, w, 3)
     out = np.empty((h, w, 3), np.uint8)
     for k in range(1, 10):
-        _native.blend_level(layers[k], level_map, k, out)
+        blend_cy.blend_level(layers[k], level_map, k, out)
     return out
 
 

@@ -25,8 +25,9 @@ from kodak import kodak_paths  # bench/ is on the path: pytest's pythonpath, or 
 from PIL import Image
 
 import pillow_msroi
-from pillow_msroi import metrics, writer
-from pillow_msroi.saliency_metrics import centre_gaussian
+from pillow_msroi import _writer as writer
+from pillow_msroi.eval import metrics
+from pillow_msroi.eval.saliency import centre_gaussian
 
 QUALITIES = (30, 50, 75)
 #: Targets at Q50 (Issue 5): ROI gain and largest loss over the rest, RGB PSNR.

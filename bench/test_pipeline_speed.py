@@ -16,7 +16,7 @@ from kodak import kodak_paths
 from PIL import Image
 
 import pillow_msroi
-from pillow_msroi.saliency_metrics import centre_gaussian
+from pillow_msroi.eval.saliency import centre_gaussian
 
 
 def centred(h: int, w: int) -> np.ndarray:

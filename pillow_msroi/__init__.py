@@ -7,11 +7,22 @@ baseline JPEG.  ``encode()`` does the same for bytes.
 
 __version__ = "0.1.0"
 
-from .api import Encoded, encode, encode_details
-from .plugin import is_registered, register, unregister
-from .roi import roi_map  # onnxruntime itself is imported on the first call
+from ._api import encode, encode_details
+from ._encoded import Encoded
+from ._plugin import is_registered, register, unregister
+from ._roi import encoding_map, roi_map  # onnxruntime itself is imported on the first call
 
-__all__ = ["Encoded", "__version__", "encode", "encode_details", "is_registered", "register", "roi_map", "unregister"]
+__all__ = [
+    "Encoded",
+    "__version__",
+    "encode",
+    "encode_details",
+    "encoding_map",
+    "is_registered",
+    "register",
+    "roi_map",
+    "unregister",
+]
 
 
 register()

@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import __version__, bench, writer
-from .api import encode_details
-from .maps import MAP_MODES, as_map_array
-from .options import DEFAULT_METHOD, DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
-from .roi import KINDS, roi_map
+from . import __version__
+from ._api import encode_details
+from ._maps import MAP_MODES, as_map_array
+from ._modes import is_wide, wide_to_l
+from ._options import DEFAULT_METHOD, DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
+from ._roi import KINDS, roi_map
+from .eval import cli as eval_cli
 
 
 class CliError(Exception):
@@ -62,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--max-pixels", type=int, metavar="N", help="largest input accepted, in pixels (default: Pillow's limit)")
     c.set_defaults(func=_compress)
     m.set_defaults(func=_map)
-    bench.add_parsers(sub)
+    eval_cli.add_parsers(sub)
     return parser
 
 
@@ -92,8 +94,8 @@ def _jpeg_ready(im: Image.Image) -> Image.Image:
     """Images JPEG cannot hold as they are (alpha, palette, 16-bit) become RGB or L."""
     if im.mode in ("1", "L", "RGB", "CMYK", "YCbCr"):
         return im
-    if writer.is_wide(im.mode):
-        return writer.wide_to_l(im)
+    if is_wide(im.mode):
+        return wide_to_l(im)
     if "A" in im.getbands() or im.mode == "P" and "transparency" in im.info:
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pillow_msroi.budget import MAX_ENCODES, highest_quality_within
+from pillow_msroi._budget import MAX_ENCODES, highest_quality_within
 
 
 def sizes_exponential(scale: float, rate: float):

@@ -15,14 +15,28 @@ from references import reference_transform
 from scipy.fft import dctn, idctn
 from skimage import data as skdata
 
-from pillow_msroi import _native, dct, maps, writer
+from pillow_msroi import _dct as dct
+from pillow_msroi._encoded import Encoded
+from pillow_msroi._options import SemanticOptions
+from pillow_msroi import _maps as maps
+from pillow_msroi import _stretch_cy as stretch_cy
+from pillow_msroi import _writer as writer
+from pillow_msroi._dct import _entropy_cy as entropy_cy
+from pillow_msroi._dct import _quantize_cy as quantize_cy
+from pillow_msroi._dct import _transform_cy as transform_cy
+from pillow_msroi._dct import coefficients as dct_coefficients
+from pillow_msroi._dct import markers as dct_markers
+from pillow_msroi._dct import rate as dct_rate
+from pillow_msroi._dct import scans as dct_scans
+from pillow_msroi._dct import tables as dct_tables
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def encode(im: Image.Image, quality: int = 50, slack: float = 0.0, map_=None, **jpeg) -> dct.DctEncoded:
-    small = maps.prepare(centred_map(16, 12) if map_ is None else map_, *im.size)
-    return dct.encode_dct(writer.view(im), small, quality, slack, {"subsampling": -1, **jpeg})
+def encode(im: Image.Image, quality: int = 50, slack: float = 0.0, map_=None, **jpeg) -> Encoded:
+    small = maps.prepare_map(centred_map(16, 12) if map_ is None else map_, *im.size)
+    options = SemanticOptions(quality=quality, slack=slack, method="dct")
+    return dct.encode(writer.view(im), small, options, {"subsampling": -1, **jpeg})
 
 
 def plain(im: Image.Image, quality: int, **jpeg) -> bytes:
@@ -63,7 +77,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_color_planes_are_libjpeg_ycbcr_and_match_pillow_within_one():
     rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    got = _native.color_planes(rgb, 37, 53, 3, True)
+    got = transform_cy.color_planes(rgb, 37, 53, 3, True)
     np.testing.assert_array_equal(got, libjpeg_ycbcr(rgb))
     pillow = np.asarray(Image.fromarray(rgb).convert("YCbCr")).transpose(2, 0, 1).astype(int)
     assert np.abs(got.astype(int) - pillow).max() <= 1
@@ -71,15 +85,15 @@ def test_color_planes_are_libjpeg_ycbcr_and_match_pillow_within_one():
 
 def test_color_planes_pad_by_edge_replication_and_copy_channels():
     rgbx = np.random.default_rng(1).integers(0, 256, (5, 7, 4), dtype=np.uint8)
-    got = _native.color_planes(rgbx, 16, 16, 3, False)
+    got = transform_cy.color_planes(rgbx, 16, 16, 3, False)
     padded = np.pad(rgbx[..., :3], ((0, 11), (0, 9), (0, 0)), mode="edge")
     np.testing.assert_array_equal(got, padded.transpose(2, 0, 1))
-    ycc = _native.color_planes(rgbx, 8, 8, 3, True)
+    ycc = transform_cy.color_planes(rgbx, 8, 8, 3, True)
     np.testing.assert_array_equal(ycc[:, :5, :7], libjpeg_ycbcr(rgbx))
     with pytest.raises(ValueError, match="smaller than the image"):
-        _native.color_planes(rgbx, 4, 8, 3, True)
+        transform_cy.color_planes(rgbx, 4, 8, 3, True)
     with pytest.raises(ValueError, match="3\\+ input channels"):
-        _native.color_planes(rgbx[..., :1].copy(), 8, 8, 3, True)
+        transform_cy.color_planes(rgbx[..., :1].copy(), 8, 8, 3, True)
 
 
 @pytest.mark.parametrize(("fh", "fv"), [(2, 2), (2, 1), (1, 2), (4, 1), (1, 1)])
@@ -95,26 +109,26 @@ def test_downsample_matches_numpy_restatement(fh, fv):
     else:
         n = fh * fv
         expected = (boxes + n // 2) // n
-    np.testing.assert_array_equal(_native.downsample(plane, fh, fv), expected)
+    np.testing.assert_array_equal(transform_cy.downsample(plane, fh, fv), expected)
 
 
 def test_downsample_rejects_ragged_planes():
     with pytest.raises(ValueError, match="multiple"):
-        _native.downsample(np.zeros((5, 8), np.uint8), 2, 2)
+        transform_cy.downsample(np.zeros((5, 8), np.uint8), 2, 2)
 
 
 def test_forward_dct_matches_scipy_in_zigzag_order():
     plane = np.random.default_rng(2).integers(0, 256, (24, 40), dtype=np.uint8)
-    got = _native.forward_dct(plane)
+    got = transform_cy.forward_dct(plane)
     ref = dctn(blocks_of(plane).astype(np.float64) - 128, axes=(2, 3), norm="ortho").reshape(3, 5, 64)
     assert got.shape == (3, 5, 64) and got.dtype == np.float32
-    np.testing.assert_allclose(got, ref[:, :, _native.ZIGZAG], atol=2e-3)
+    np.testing.assert_allclose(got, ref[:, :, transform_cy.ZIGZAG], atol=2e-3)
     with pytest.raises(ValueError, match="multiple of 8"):
-        _native.forward_dct(np.zeros((8, 12), np.uint8))
+        transform_cy.forward_dct(np.zeros((8, 12), np.uint8))
 
 
 def test_zigzag_is_a_permutation_walking_antidiagonals():
-    zz = _native.ZIGZAG
+    zz = transform_cy.ZIGZAG
     assert sorted(zz) == list(range(64))
     diag = [(k // 8) + (k % 8) for k in zz]
     assert diag == sorted(diag)
@@ -126,8 +140,8 @@ def test_zigzag_is_a_permutation_walking_antidiagonals():
 def test_block_means_match_the_stretched_map(h, w, bh, bw):
     small = np.random.default_rng(h).random((4, 6), dtype=np.float32)
     rows, cols = -(-h // bh) + 1, -(-w // bw)  # one row of blocks wholly outside the image
-    got = _native.block_means(small, h, w, bh, bw, rows, cols)
-    full = np.asarray(_native.upsample_bilinear(small, h, w), dtype=np.float64)
+    got = stretch_cy.block_means(small, h, w, bh, bw, rows, cols)
+    full = np.asarray(stretch_cy.upsample_bilinear(small, h, w), dtype=np.float64)
     for i in range(rows):
         for j in range(cols):
             part = full[i * bh : (i + 1) * bh, j * bw : (j + 1) * bw]
@@ -140,25 +154,25 @@ def test_block_means_match_the_stretched_map(h, w, bh, bw):
 def test_coarsened_means_weigh_pixels_inside_the_image():
     small = np.random.default_rng(5).random((3, 3), dtype=np.float32)
     h, w = 21, 27  # 4:2:0: 16x16 chroma blocks over a 32x32 padded grid
-    fine = _native.block_means(small, h, w, 8, 8, 4, 4)
+    fine = stretch_cy.block_means(small, h, w, 8, 8, 4, 4)
     counts = np.outer(np.clip(h - 8 * np.arange(4), 0, 8), np.clip(w - 8 * np.arange(4), 0, 8)).astype(float)
-    direct = _native.block_means(small, h, w, 16, 16, 2, 2)
-    np.testing.assert_allclose(dct._coarsen(fine, counts, 2, 2), direct, atol=1e-5)
+    direct = stretch_cy.block_means(small, h, w, 16, 16, 2, 2)
+    np.testing.assert_allclose(dct_coefficients._coarsen(fine, counts, 2, 2), direct, atol=1e-5)
 
 
 def quantize(coef, table, weight, base=0.0, scale=0.0, bits=None):
     out = np.empty(coef.shape, np.int16)
     bits = np.full(256, 8.0, np.float32) if bits is None else bits
-    n = _native.quantize_rd(coef, table, weight, base, scale, bits, out)
+    n = quantize_cy.quantize_rd(coef, table, weight, base, scale, bits, out)
     return out, n
 
 
 def test_quantize_without_price_rounds_to_nearest():
     rng = np.random.default_rng(3)
     coef = (rng.normal(0, 60, (4, 5, 64)) * rng.random(64) ** 3).astype(np.float32)
-    table = dct.quant_table(75, chroma=False)
+    table = dct_tables.quant_table(75, chroma=False)
     out, n = quantize(coef, table, np.zeros((4, 5), np.float32))
-    expected = np.clip(np.round(coef / table[_native.ZIGZAG]), -1024, 1023)
+    expected = np.clip(np.round(coef / table[transform_cy.ZIGZAG]), -1024, 1023)
     np.testing.assert_array_equal(out, expected)
     assert n == np.count_nonzero(expected[:, :, 1:])
 
@@ -166,8 +180,8 @@ def test_quantize_without_price_rounds_to_nearest():
 def test_quantize_prices_bits_in_squared_error():
     rng = np.random.default_rng(4)
     coef = (rng.normal(0, 80, (6, 6, 64)) * rng.random(64) ** 2).astype(np.float32)
-    table = dct.quant_table(90, chroma=False)
-    step = table[_native.ZIGZAG].astype(np.float64)
+    table = dct_tables.quant_table(90, chroma=False)
+    step = table[transform_cy.ZIGZAG].astype(np.float64)
     rounded, n0 = quantize(coef, table, np.zeros((6, 6), np.float32))
     weight = np.linspace(0, 1, 36, dtype=np.float32).reshape(6, 6)
     priced, n1 = quantize(coef, table, weight, scale=40.0)
@@ -190,18 +204,18 @@ def test_quantize_prices_bits_in_squared_error():
 def test_quantize_keeps_only_dc_of_padding_blocks():
     coef = np.random.default_rng(6).normal(0, 50, (2, 2, 64)).astype(np.float32)
     weight = np.array([[0, -1], [-1, 0]], np.float32)
-    out, _ = quantize(coef, dct.quant_table(50, chroma=False), weight)
+    out, _ = quantize(coef, dct_tables.quant_table(50, chroma=False), weight)
     assert not out[0, 1, 1:].any() and not out[1, 0, 1:].any() and out[0, 0, 1:].any()
     with pytest.raises(ValueError, match="weight grid"):
-        quantize(coef, dct.quant_table(50, chroma=False), np.zeros((3, 2), np.float32))
+        quantize(coef, dct_tables.quant_table(50, chroma=False), np.zeros((3, 2), np.float32))
 
 
 @pytest.mark.parametrize("quality", [1, 10, 25, 50, 51, 75, 95, 100])
 def test_quant_tables_are_libjpegs(quality):
     im = Image.fromarray(skdata.coffee()).resize((64, 48))
     qt = decode(plain(im, quality)).quantization  # natural order, as Pillow reports it
-    assert list(qt[0]) == list(dct.quant_table(quality, chroma=False))
-    assert list(qt[1]) == list(dct.quant_table(quality, chroma=True))
+    assert list(qt[0]) == list(dct_tables.quant_table(quality, chroma=False))
+    assert list(qt[1]) == list(dct_tables.quant_table(quality, chroma=True))
 
 
 def huffman_lengths(counts: bytes) -> list[int]:
@@ -217,13 +231,13 @@ def test_huffman_tables_are_complete_prefix_codes_no_longer_than_16_bits():
         g[:, :, k] = 1 if k % 2 else -1
         grids.append(g)
     levels = np.concatenate(grids + [levels])
-    data, specs = _native.encode_scan([levels], [(1, 1)], [0], 0)
+    data, specs = entropy_cy.encode_scan([levels], [(1, 1)], [0], 0)
     for counts, values in specs.values():
         lengths = huffman_lengths(counts)
         assert len(values) == len(lengths) == len(set(values))
         assert max(lengths) <= 16
         assert sum(2.0**-n for n in lengths) < 1.0  # the all-ones code stays unused
-    bits, _ = _native.encode_scan([levels], [(1, 1)], [0], 0, False)
+    bits, _ = entropy_cy.encode_scan([levels], [(1, 1)], [0], 0, False)
     stuffed = data.count(b"\xff\x00")
     assert len(data) - stuffed == -(-bits // 8)
 
@@ -231,7 +245,7 @@ def test_huffman_tables_are_complete_prefix_codes_no_longer_than_16_bits():
 def reconstruct(levels: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Pixels a float decoder makes from zigzag levels (numpy/scipy restatement)."""
     natural = np.empty_like(levels, dtype=np.float64)
-    natural[..., _native.ZIGZAG] = levels * table[_native.ZIGZAG]
+    natural[..., transform_cy.ZIGZAG] = levels * table[transform_cy.ZIGZAG]
     rows, cols = levels.shape[:2]
     px = idctn(natural.reshape(rows, cols, 8, 8), axes=(2, 3), norm="ortho") + 128
     return px.transpose(0, 2, 1, 3).reshape(rows * 8, cols * 8)
@@ -241,13 +255,13 @@ def reconstruct(levels: np.ndarray, table: np.ndarray) -> np.ndarray:
 def test_scan_decodes_in_pillow_to_the_coefficients_written(restart):
     rng = np.random.default_rng(restart)
     gray = Image.fromarray(rng.integers(0, 256, (24, 32), dtype=np.uint8))
-    header = dct.parse_header(plain(gray, 80, restart_marker_blocks=restart) if restart else plain(gray, 80))
+    header = dct_markers.parse_header(plain(gray, 80, restart_marker_blocks=restart) if restart else plain(gray, 80))
     assert header.restart_interval == restart
-    coef = _native.forward_dct(np.asarray(gray))
-    table = dct.quant_table(80, chroma=False)
+    coef = transform_cy.forward_dct(np.asarray(gray))
+    table = dct_tables.quant_table(80, chroma=False)
     levels, _ = quantize(coef, table, np.zeros((3, 4), np.float32))
-    scan, huffman = _native.encode_scan([levels], [(1, 1)], [0], restart)
-    data = dct._assemble(header, {0: table}, [0], [(dct.Scan((0,)), (scan, huffman))])
+    scan, huffman = entropy_cy.encode_scan([levels], [(1, 1)], [0], restart)
+    data = dct_markers.assemble(header, {0: table}, [0], [(dct_scans.Scan((0,)), (scan, huffman))])
     rst = sum(data.count(bytes((0xFF, 0xD0 + k))) for k in range(8))
     assert rst == ((12 - 1) // restart if restart else 0)  # between the 12 MCUs, not after the last
     decoded = np.asarray(decode(data), dtype=np.float64)
@@ -269,7 +283,7 @@ def test_budget_is_never_exceeded(astronaut, quality):
         assert result.plain_bytes == len(plain(im, quality))
         assert result.budget == result.plain_bytes
         assert len(result.data) <= result.budget
-        assert result.encodes <= dct.MODEL_PASSES + 7 + dct.FILL_PASSES + dct.FINAL_PASSES
+        assert result.encodes <= dct_rate.MODEL_PASSES + 7 + dct_rate.FILL_PASSES + dct_rate.FINAL_PASSES
         decode(result.data)
 
 
@@ -327,7 +341,7 @@ def test_flat_map_is_plain_rd_quantization(astronaut):
 )
 def test_subsampling_follows_the_caller(astronaut, subsampling, factors):
     result = encode(astronaut, 60, subsampling=subsampling)
-    header = dct.parse_header(result.data)
+    header = dct_markers.parse_header(result.data)
     assert (header.components[0].h, header.components[0].v) == factors
     assert all((c.h, c.v) == (1, 1) for c in header.components[1:])
     assert JpegImagePlugin.get_sampling(decode(result.data)) == JpegImagePlugin.get_sampling(
@@ -353,8 +367,8 @@ def test_metadata_and_options_pass_through(astronaut):
 @pytest.mark.parametrize("option", [{"restart_marker_blocks": 3}, {"restart_marker_rows": 1}])
 def test_restart_markers_pass_through(astronaut, option):
     result = encode(astronaut, 50, **option)
-    expected = dct.parse_header(plain(astronaut, 50, **option)).restart_interval
-    assert expected > 0 and dct.parse_header(result.data).restart_interval == expected
+    expected = dct_markers.parse_header(plain(astronaut, 50, **option)).restart_interval
+    assert expected > 0 and dct_markers.parse_header(result.data).restart_interval == expected
     assert 0xDD in markers(result.data)
     assert b"\xff\xd0" in result.data and b"\xff\xd7" in result.data
     assert psnr(np.asarray(astronaut), np.asarray(decode(result.data))) > 25
@@ -379,7 +393,7 @@ def test_progressive_on_request(astronaut, mode, extra):
 
 def test_keep_rgb_writes_rgb_components(astronaut):
     result = encode(astronaut, 75, keep_rgb=True)
-    header = dct.parse_header(result.data)
+    header = dct_markers.parse_header(result.data)
     assert header.adobe_transform == 0
     assert [c.ident for c in header.components] == [ord("R"), ord("G"), ord("B")]
     assert psnr(np.asarray(astronaut), np.asarray(decode(result.data))) > 28
@@ -402,17 +416,17 @@ def test_no_files_are_written(astronaut, tmp_path, monkeypatch):
 
 def test_parse_header_rejects_non_jpeg():
     with pytest.raises(ValueError, match="not a JPEG"):
-        dct.parse_header(b"GIF89a")
+        dct_markers.parse_header(b"GIF89a")
 
 
 def transformed(px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]], cuts: list[int]) -> list[np.ndarray]:
-    """``_native.transform`` over the MCU rows between ``cuts``, one call per band."""
+    """``transform_cy.transform`` over the MCU rows between ``cuts``, one call per band."""
     hmax, vmax = max(h for h, _ in sampling), max(v for _, v in sampling)
     rows, cols = -(-px.shape[0] // (8 * vmax)), -(-px.shape[1] // (8 * hmax))
     outs = [np.full((rows * v, cols * h, 64), np.nan, np.float32) for h, v in sampling]
     bounds = [0, *[c for c in cuts if 0 < c < rows], rows]
     for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        _native.transform(px, to_ycbcr, sampling, outs, r0, r1)
+        transform_cy.transform(px, to_ycbcr, sampling, outs, r0, r1)
     return outs
 
 
@@ -432,7 +446,7 @@ def transformed(px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]],
 @pytest.mark.parametrize(("w", "h"), [(1, 1), (13, 7), (40, 33), (64, 48)])
 def test_transform_equals_the_whole_image_kernels(channels, to_ycbcr, sampling, w, h):
     px = np.random.default_rng(w * h + channels).integers(0, 256, (h, w, channels), dtype=np.uint8)
-    expected = reference_transform(_native, px, to_ycbcr, sampling)
+    expected = reference_transform(transform_cy, px, to_ycbcr, sampling)
     for cuts in ([], [1], [1, 2, 3]):  # whole, and in bands of MCU rows
         got = transformed(px, to_ycbcr, sampling, cuts)
         for g, e in zip(got, expected):
@@ -444,19 +458,19 @@ def test_transform_rejects_bad_arguments():
     outs = [np.empty((2, 2, 64), np.float32), np.empty((1, 1, 64), np.float32), np.empty((1, 1, 64), np.float32)]
     sampling = [(2, 2), (1, 1), (1, 1)]
     with pytest.raises(ValueError, match="output 1 has shape"):
-        _native.transform(px, True, sampling, [outs[0], outs[0], outs[2]], 0, 1)
+        transform_cy.transform(px, True, sampling, [outs[0], outs[0], outs[2]], 0, 1)
     with pytest.raises(ValueError, match="MCU rows 0:2 outside 0:1"):
-        _native.transform(px, True, sampling, outs, 0, 2)
+        transform_cy.transform(px, True, sampling, outs, 0, 2)
     with pytest.raises(ValueError, match="not integer ratios"):
-        _native.transform(px, True, [(3, 2), (2, 1), (1, 1)], outs, 0, 1)
+        transform_cy.transform(px, True, [(3, 2), (2, 1), (1, 1)], outs, 0, 1)
     with pytest.raises(ValueError, match="sampling factors must be 1..4"):
-        _native.transform(px, True, [(5, 1), (1, 1), (1, 1)], outs, 0, 1)
+        transform_cy.transform(px, True, [(5, 1), (1, 1), (1, 1)], outs, 0, 1)
     with pytest.raises(ValueError, match="YCbCr conversion needs"):
-        _native.transform(px[..., :1].copy(), True, sampling, outs, 0, 1)
+        transform_cy.transform(px[..., :1].copy(), True, sampling, outs, 0, 1)
     with pytest.raises(ValueError, match="one output each"):
-        _native.transform(px, True, sampling, outs[:2], 0, 1)
+        transform_cy.transform(px, True, sampling, outs[:2], 0, 1)
     with pytest.raises(ValueError, match="cannot take 3 components from 1 channels"):
-        _native.transform(px[..., :1].copy(), False, sampling, outs, 0, 1)
+        transform_cy.transform(px[..., :1].copy(), False, sampling, outs, 0, 1)
 
 
 def random_levels(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -481,25 +495,25 @@ def test_counts_of_row_ranges_add_up_to_the_whole_scan(restart, band, components
     ss, se = band
     blocks = (5, 5) if components == "one" else None  # a band scan codes the blocks inside the image
     args = (levels, sampling, tables, restart, ss, se, blocks)
-    whole = _native.count_scan(*args)
-    assert whole.shape == (_native.COUNTS,) and whole.sum() > 0
+    whole = entropy_cy.count_scan(*args)
+    assert whole.shape == (entropy_cy.COUNTS,) and whole.sum() > 0
     rows = blocks[0] if blocks else rows
     for cuts in ([0, 1, rows], [0, 2, 3, rows], list(range(rows + 1))):
-        parts = sum(_native.count_scan(*args, r0, r1) for r0, r1 in zip(cuts[:-1], cuts[1:]))
+        parts = sum(entropy_cy.count_scan(*args, r0, r1) for r0, r1 in zip(cuts[:-1], cuts[1:]))
         np.testing.assert_array_equal(parts, whole)
     # Given the counts, the scan codes exactly as when it counts them itself.
-    assert _native.encode_scan(levels, sampling, tables, restart, True, ss, se, blocks, whole) == _native.encode_scan(
+    assert entropy_cy.encode_scan(levels, sampling, tables, restart, True, ss, se, blocks, whole) == entropy_cy.encode_scan(
         levels, sampling, tables, restart, True, ss, se, blocks
     )
     with pytest.raises(ValueError, match="MCU rows 0:99 outside"):
-        _native.count_scan(*args, 0, 99)
+        entropy_cy.count_scan(*args, 0, 99)
     with pytest.raises(ValueError, match="counts must have 1025 entries"):
-        _native.encode_scan(levels, sampling, tables, restart, True, ss, se, blocks, whole[:-1])
+        entropy_cy.encode_scan(levels, sampling, tables, restart, True, ss, se, blocks, whole[:-1])
 
 
 def test_scratch_block_is_reused_and_bounded(monkeypatch):
-    scratch = dct._Scratch()
-    monkeypatch.setattr(dct, "_SCRATCH", scratch)
+    scratch = dct_coefficients._Scratch()
+    monkeypatch.setattr(dct_coefficients, "SCRATCH", scratch)
     im = synthetic_rgb(96, 64)
     first = encode(im).data
     kept = scratch._block
@@ -514,7 +528,7 @@ def test_scratch_block_is_reused_and_bounded(monkeypatch):
     assert encode(im).data == first
     assert scratch._block is not big_block and scratch._block.nbytes == kept.nbytes
     # Nothing over the limit is kept.
-    monkeypatch.setattr(dct._Scratch, "LIMIT", 1000)
+    monkeypatch.setattr(dct_coefficients._Scratch, "LIMIT", 1000)
     scratch._block = None
     encode(im)
     assert scratch._block is None
@@ -523,7 +537,7 @@ def test_scratch_block_is_reused_and_bounded(monkeypatch):
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBX", "YCbCr", "CMYK"])
 def test_image_pixels_read_pillow_memory_in_place(mode):
     im = synthetic_rgb(37, 23).convert(mode)
-    got = _native.image_pixels(im)
+    got = transform_cy.image_pixels(im)
     if not hasattr(im, "__arrow_c_array__"):  # Pillow < 11.2: no export, the caller copies
         assert got is None
         return
@@ -539,15 +553,15 @@ def test_image_pixels_read_pillow_memory_in_place(mode):
 
 def test_image_pixels_decline_what_they_cannot_map():
     # Pillow keeps an image over its block size (16 MiB) in several blocks of rows.
-    assert _native.image_pixels(Image.new("RGB", (2100, 2100))) is None
-    assert _native.image_pixels(Image.new("F", (4, 4))) is None
-    assert _native.image_pixels(Image.new("I;16", (4, 4))) is None
-    assert _native.image_pixels(object()) is None
+    assert transform_cy.image_pixels(Image.new("RGB", (2100, 2100))) is None
+    assert transform_cy.image_pixels(Image.new("F", (4, 4))) is None
+    assert transform_cy.image_pixels(Image.new("I;16", (4, 4))) is None
+    assert transform_cy.image_pixels(object()) is None
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "YCbCr", "1"])
 def test_dct_reads_pixels_in_place_or_copied_alike(monkeypatch, mode):
     im = synthetic_rgb(61, 45).convert(mode)
     in_place = encode(im, quality=60).data
-    monkeypatch.setattr(_native, "image_pixels", lambda image: None)
+    monkeypatch.setattr(dct_coefficients, "image_pixels", lambda image: None)
     assert encode(im, quality=60).data == in_place

@@ -10,7 +10,8 @@ from imaging import markers
 from PIL import Image, JpegImagePlugin
 
 import pillow_msroi
-from pillow_msroi import encode, plugin
+from pillow_msroi import _plugin as plugin
+from pillow_msroi import encode
 
 
 def save(im: Image.Image, **options) -> bytes:

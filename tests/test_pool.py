@@ -11,7 +11,7 @@ import pytest
 from imaging import centred_map, synthetic_rgb
 
 import pillow_msroi
-from pillow_msroi import pool
+from pillow_msroi import _pool as pool
 
 
 def test_one_pool_per_process():

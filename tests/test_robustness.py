@@ -15,7 +15,12 @@ from imaging import centred_map, markers, synthetic_rgb
 from PIL import Image, ImageCms
 
 import pillow_msroi
-from pillow_msroi import _native, blend, encode, encode_details, levels
+from pillow_msroi import _blend as blend
+from pillow_msroi import _blend_cy as blend_cy
+from pillow_msroi import _levels as levels
+from pillow_msroi import _stretch_cy as stretch_cy
+from pillow_msroi import encode, encode_details
+from pillow_msroi._dct import _transform_cy as transform_cy
 
 
 def outcome(fn):
@@ -160,7 +165,7 @@ def test_level_boxes():
     lv = np.zeros((6, 9), np.uint8)
     lv[1:3, 4:7] = 5
     lv[5, 0] = 9
-    boxes = _native.level_boxes(lv)
+    boxes = blend_cy.level_boxes(lv)
     assert boxes[5].tolist() == [1, 3, 4, 7, 6]
     assert boxes[9].tolist() == [5, 6, 0, 1, 1]
     assert boxes[0, 4] == 54 - 7 and boxes[1, 4] == 0
@@ -232,17 +237,17 @@ def test_encode_property_default_method(w, h, mode, map_, quality, slack, subsam
 def test_kernels_property(sh, sw, oh, ow, seed, n_edges, strict):
     rng = np.random.default_rng(seed)
     src = rng.random((sh, sw), dtype=np.float32)
-    full = _native.upsample_bilinear(src, oh, ow)
+    full = stretch_cy.upsample_bilinear(src, oh, ow)
     assert full.shape == (oh, ow) and full.min() >= src.min() - 1e-6 and full.max() <= src.max() + 1e-6
     edges = np.sort(rng.random(n_edges))
     table = rng.integers(0, 256, n_edges + 1).astype(np.uint8)
-    got = _native.assign_levels(src, oh, ow, edges, table, strict)
+    got = stretch_cy.assign_levels(src, oh, ow, edges, table, strict)
     counts = (edges[None, None, :] < full[..., None]) if strict else (edges[None, None, :] <= full[..., None])
     np.testing.assert_array_equal(got, table[counts.sum(axis=2)])
     out = np.zeros((oh, ow, 3), np.uint8)
     layer = rng.integers(0, 256, (oh, ow, 4), dtype=np.uint8)
     level = int(table[0])
-    _native.blend_level(layer, got, level, out)
+    blend_cy.blend_level(layer, got, level, out)
     mask = got == level
     np.testing.assert_array_equal(out[mask], layer[mask][:, :3])
     assert not out[~mask].any()

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pillow_msroi import roi
-from pillow_msroi._native import upsample_bilinear
+from pillow_msroi import _maps as maps
+from pillow_msroi import _roi as roi
+from pillow_msroi._stretch_cy import upsample_bilinear
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,7 @@ def test_encoding_map_is_the_default_map_of_the_encoder(photo: Image.Image) -> N
     assert small.shape[0] < photo.height and small.shape[1] < photo.width
     assert 0.0 <= small.min() and small.max() == 1.0
     # A monotone flattening of the network's own map: same order, larger values.
-    raw = roi._normalize(roi.small_map(photo))
+    raw = maps.normalize(roi.small_map(photo))
     np.testing.assert_allclose(small, raw**roi.ENCODING_GAMMA, rtol=1e-5, atol=1e-6)
     assert small.mean() > raw.mean()
     for method in ("dct", "blend"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..osie import OSIE_SEED, OSIE_TRAIN, OSIE_VAL, OsieImage, load_osie, osie_split
+from ..eval.osie import OSIE_SEED, OSIE_TRAIN, OSIE_VAL, OsieImage, load_osie, osie_split
 
 __all__ = [
     "OSIE_SEED", "OSIE_TRAIN", "OSIE_VAL", "CaltechSplit", "OsieImage",

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import roi
-from .._native import upsample_bilinear
+from .. import _roi as roi
+from .._stretch_cy import upsample_bilinear
 from .data import CaltechSplit, OsieImage, caltech_split, load_osie, load_square, osie_split
 from .model import STAGE_ENDS, EfficientNetLite0, MSROIHead, class_maps, fold_top5, load_lite0, normalize
 
@@ -285,7 +285,7 @@ def osie_input(cfg: Config, rec: OsieImage) -> torch.Tensor:
     from PIL import Image
 
     with Image.open(cfg.shared / "data" / "osie" / "stimuli" / rec.name) as im:
-        return torch.from_numpy(roi.prepare(im))
+        return torch.from_numpy(roi.network_input(im))
 
 
 @torch.no_grad()
@@ -383,7 +383,7 @@ def evaluate_osie(onnx_path: Path, baseline_net: EfficientNetLite0, val: list[Os
 
     from PIL import Image
 
-    from .. import saliency_metrics as sm
+    from ..eval import saliency as sm
 
     os.environ[roi.MODEL_ENV] = str(onnx_path)
     names = ("centre_gaussian", "imagenet_cam_fold", "msroi", "msroi_x_centre", "readout")
@@ -395,7 +395,7 @@ def evaluate_osie(onnx_path: Path, baseline_net: EfficientNetLite0, val: list[Os
             centre = sm.centre_gaussian(h, w)
             maps = {
                 "centre_gaussian": centre,
-                "imagenet_cam_fold": upsample_bilinear(imagenet_fold(baseline_net, torch.from_numpy(roi.prepare(im)))[0, 0].numpy(), h, w),
+                "imagenet_cam_fold": upsample_bilinear(imagenet_fold(baseline_net, torch.from_numpy(roi.network_input(im)))[0, 0].numpy(), h, w),
                 "msroi": roi.roi_map(im, kind="msroi"),
                 "readout": roi.roi_map(im, kind="readout"),
             }

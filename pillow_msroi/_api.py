@@ -1,17 +1,15 @@
-"""``encode()``: validate options -> map -> levels -> blend -> budgeted final encode."""
+"""``encode()``: validate options -> map -> the method's ``encode`` (``_dct`` or ``_blend``)."""
 
 from __future__ import annotations
 
-import math
-from concurrent.futures import wait
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from PIL import Image, JpegImagePlugin
 
-from . import blend, budget, dct, levels, maps, pool, roi, writer
-from .options import (
+from . import _blend, _dct, _roi, _writer
+from ._encoded import Encoded
+from ._maps import prepare_map
+from ._options import (
     DEFAULT_METHOD,
     DEFAULT_QUALITY,
     DEFAULT_SLACK,
@@ -24,36 +22,6 @@ from .options import (
     check_rule,
     check_slack,
 )
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """A semantic JPEG and how it was made."""
-
-    data: bytes
-    #: Quality of the final encode; None when nothing fit and ``data`` is the plain JPEG.
-    quality: int | None
-    #: Largest allowed size: plain JPEG at the caller's quality times (1 + slack).
-    budget: int
-    #: Size of that plain JPEG.
-    plain_bytes: int
-    #: uint8 (height, width) level of every pixel, 1..9 = JPEG layer Q20..Q100.
-    level_map: np.ndarray
-    #: Qualities of the layers that were encoded and blended.
-    layers: tuple[int, ...]
-    #: Final-quality encodes the budget search needed (blend: at most 8; dct: passes).
-    encodes: int
-    #: Selection rule used (blend); None for dct.
-    rule: int | None
-    #: The method that ran ("blend" or "dct"; "auto" is resolved).
-    method: str
-    #: method="dct": price of a bit where the map is 0, in squared DC steps; else None.
-    strength: float | None = None
-
-    @property
-    def fallback(self) -> bool:
-        """True when even quality 1 exceeded the budget and the plain JPEG was returned."""
-        return self.quality is None
 
 
 def encode(
@@ -126,7 +94,7 @@ def _check_image(image: Any) -> None:
     if not isinstance(image, Image.Image):
         msg = f"image must be a PIL.Image.Image, got {type(image).__name__}; open files with PIL.Image.open"
         raise TypeError(msg)
-    writer.check_mode(image)
+    _writer.check_mode(image)
     w, h = image.size
     if w < 1 or h < 1:
         msg = f"cannot write empty image ({w}x{h})"
@@ -139,10 +107,14 @@ def _check_image(image: Any) -> None:
 def _network_map(im: Image.Image) -> np.ndarray:
     # The network's map at its own resolution: the kernels stretch it on the fly.
     try:
-        return roi.encoding_map(im)
+        return _roi.encoding_map(im)
     except ImportError as exc:  # onnxruntime, imported on the first use of the network
         msg = f"semantic encoding without a map needs the MSROI network: {exc}; or pass a map (semantic_map= / map= / --map)"
         raise OSError(msg) from exc
+
+
+#: Every method: ``encode(view, map, options, jpeg) -> Encoded``.
+METHODS = {"dct": _dct.encode, "blend": _blend.encode}
 
 
 def encode_image(
@@ -152,57 +124,6 @@ def encode_image(
     _check_image(im)
     w, h = im.size
     options = options.resolve(im.mode, jpeg)
-    subsampling = _resolve_subsampling(im, jpeg)
-    jpeg = {**jpeg, "subsampling": subsampling}
-    source = writer.view(im)
-    small = maps.prepare(_network_map(im) if map_ is None else map_, w, h)
-    if options.method == "dct":
-        return _encode_dct(source, small, options, jpeg)
-    level_map = levels.assign(small, h, w, options.rule)
-
-    # The plain reference encodes while the layers are being made.
-    plain_job = pool.shared().submit(writer.write, source, {**jpeg, "quality": options.quality})
-    try:
-        blended, layers = blend.blend(source, level_map, subsampling)
-    finally:
-        wait([plain_job])  # not left running past an error either
-    plain = plain_job.result()
-    limit = math.floor(len(plain) * (1.0 + options.slack))
-    final = blend.to_image(blend.layout_of(im.mode), blended)
-    final.info = dict(source.info)
-    fit = budget.highest_quality_within(
-        lambda q: writer.write(final, {**jpeg, "quality": q}), limit, guess=options.quality
-    )
-    data = fit.data if fit.data is not None else plain
-    return Encoded(
-        data=data,
-        quality=fit.quality,
-        budget=limit,
-        plain_bytes=len(plain),
-        level_map=level_map,
-        layers=layers,
-        encodes=fit.encodes,
-        rule=options.rule,
-        method=options.method,
-    )
-
-
-def _encode_dct(source: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any]) -> Encoded:
-    """method="dct": one table for the image, bits priced by the map (see dct.py).
-
-    There are no quality layers: ``level_map`` is empty, ``layers`` is (), ``encodes``
-    counts the quantization passes and ``rule`` is not used.
-    """
-    fit = dct.encode_dct(source, small, options.quality, options.slack, jpeg)
-    return Encoded(
-        data=fit.data,
-        quality=fit.quality,
-        budget=fit.budget,
-        plain_bytes=fit.plain_bytes,
-        level_map=np.empty((0, 0), dtype=np.uint8),
-        layers=(),
-        encodes=fit.encodes,
-        rule=options.rule,
-        method=options.method,
-        strength=fit.strength,
-    )
+    jpeg = {**jpeg, "subsampling": _resolve_subsampling(im, jpeg)}
+    small = prepare_map(_network_map(im) if map_ is None else map_, w, h)
+    return METHODS[options.method](_writer.view(im), small, options, jpeg)

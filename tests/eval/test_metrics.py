@@ -19,7 +19,7 @@ from scipy.signal import convolve2d
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from pillow_msroi import metrics
+from pillow_msroi.eval import metrics
 
 # JPEG luminance quantization table (ITU-T T.81, Annex K, Table K.1). The
 # PSNR-HVS tables are derived from it: CSF = 25.73509 / Q, MASK = (10 / Q)^2.

@@ -1,4 +1,5 @@
-"""Byte budget: the highest JPEG quality whose file fits, in at most eight encodes.
+"""Byte budget: Pillow's plain JPEG sets it, libjpeg's quality law steers the search for the
+highest quality whose file fits, in at most eight encodes.
 
 File size grows with quality almost monotonically, so the answer is found by bisection
 over 1..100.  The probes are steered by a size law: log(size) is close to linear in the
@@ -14,7 +15,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import wait
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from PIL import Image
+
+from . import _pool, _writer
+
+T = TypeVar("T")
 
 MAX_ENCODES = 8
 Q_MIN, Q_MAX = 1, 100
@@ -23,14 +32,45 @@ Q_MIN, Q_MAX = 1, 100
 EXPONENT = 0.5
 
 
+def table_scale(quality: int) -> int:
+    """libjpeg's percentage scaling of the base tables at a quality 1..100, exactly as
+    ``jpeg_quality_scaling`` computes it (0 at quality 100)."""
+    quality = min(max(int(quality), 1), 100)
+    return 5000 // quality if quality < 50 else 200 - 2 * quality
+
+
 def _scale(q: float) -> float:
-    """libjpeg's percentage scaling of the base tables at quality ``q``."""
+    """The same law continuous in ``q`` and at least 1: what file sizes follow."""
     return 5000.0 / q if q < 50 else max(200.0 - 2.0 * q, 1.0)
 
 
 def quality_at(scale: float) -> float:
     """Inverse of libjpeg's quality -> scale mapping, continuous."""
     return 5000.0 / scale if scale > 100.0 else (200.0 - scale) / 2.0
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Pillow's plain JPEG of the image at the caller's quality and options, and the byte
+    limit it sets for the semantic file."""
+
+    data: bytes
+    limit: int
+
+
+def plain_reference(
+    im: Image.Image, jpeg: dict[str, Any], quality: int, slack: float, meanwhile: Callable[[], T]
+) -> tuple[Reference, T]:
+    """The plain JPEG, encoded in the shared pool while ``meanwhile()`` runs in this
+    thread, and what ``meanwhile`` returned.  The encode is waited for even when
+    ``meanwhile`` fails, so nothing is left running past an error."""
+    job = _pool.shared().submit(_writer.write, im, {**jpeg, "quality": quality})
+    try:
+        result = meanwhile()
+    finally:
+        wait([job])
+    plain = job.result()
+    return Reference(plain, math.floor(len(plain) * (1.0 + slack))), result
 
 
 @dataclass(frozen=True)

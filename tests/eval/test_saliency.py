@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pillow_msroi.saliency_metrics import auc_judd, cc, centre_gaussian, nss
+from pillow_msroi.eval.saliency import auc_judd, cc, centre_gaussian, nss
 
 
 def test_nss_by_hand():

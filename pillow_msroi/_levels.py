@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _native
+from ._stretch_cy import assign_levels, mean_max, sample_bilinear
 
 MIN_LEVEL = 1
 MAX_LEVEL = 9
@@ -41,7 +41,7 @@ def _clamped(values: list[int]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """One rule's thresholds on one map: the arguments of ``_native.assign_levels``."""
+    """One rule's thresholds on one map: the arguments of ``assign_levels``."""
 
     edges: np.ndarray  # float64, ascending
     table: np.ndarray  # uint8, levels 1..9
@@ -76,14 +76,14 @@ def stats_sample(small: np.ndarray, height: int, width: int, max_samples: int | 
         n_cols = min(width, max(1, max_samples // n_rows))
     rows = ((np.arange(n_rows) + 0.5) * (height / n_rows)).astype(np.intp)
     cols = ((np.arange(n_cols) + 0.5) * (width / n_cols)).astype(np.intp)
-    return _native.sample_bilinear(small, height, width, rows, cols).ravel()
+    return sample_bilinear(small, height, width, rows, cols).ravel()
 
 
 def thresholds(rule: int, small: np.ndarray, height: int, width: int) -> Thresholds:
     """The rule's edges for ``small`` stretched to ``height`` x ``width``."""
     table = _RULE_TABLES[rule]
     if rule in (1, 2):
-        mean, vmax = _native.mean_max(small, height, width)
+        mean, vmax = mean_max(small, height, width)
         if rule == 1:
             return Thresholds(np.array([mean]), table, strict=True)
         if vmax <= 0.0:  # all-zero map: every value*10//max is taken as 0
@@ -104,4 +104,4 @@ def thresholds(rule: int, small: np.ndarray, height: int, width: int) -> Thresho
 def assign(small: np.ndarray, height: int, width: int, rule: int) -> np.ndarray:
     """uint8 (height, width) level map of a normalized float32 map under ``rule``."""
     th = thresholds(rule, small, height, width)
-    return _native.assign_levels(small, height, width, th.edges, th.table, th.strict, th.divisor)
+    return assign_levels(small, height, width, th.edges, th.table, th.strict, th.divisor)

@@ -1,4 +1,5 @@
-"""The paper's method: quality layers -> streaming blend.
+"""``method="blend"``, the paper's method: level map -> quality layers -> streaming blend ->
+budgeted final encode.
 
 Each selected layer is encoded with libjpeg-turbo (simplejpeg), decoded into a reusable
 buffer and its pixels copied where the level map selects it.  Decoded, there is one layer
@@ -7,7 +8,7 @@ MCUs around its level's pixels, plus one MCU of context, which makes every pixel
 coding the layer whole; large images go in horizontal bands of whole MCU rows, so the
 input copy and the layers stay band-sized and a 24-megapixel photo needs little more
 than its output.  Each layer job (encode, decode, copy) runs in the worker pool both
-methods share (pool.py): simplejpeg and the copy kernel release the GIL, and the levels
+methods share (_pool.py): simplejpeg and the copy kernel release the GIL, and the levels
 select disjoint pixels, so jobs write to the output concurrently without overlapping.
 """
 
@@ -17,13 +18,19 @@ import threading
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simplejpeg
 from PIL import Image
 
-from . import _native, pool
-from .levels import quality_of
+from . import _budget, _levels, _pool, _writer
+from ._blend_cy import blend_level, level_boxes
+from ._encoded import Encoded
+from ._levels import quality_of
+from ._options import SemanticOptions
+
+__all__ = ["encode"]
 
 #: Pillow's subsampling settings -> simplejpeg's; -1 is libjpeg's default, 4:2:0.
 _SUBSAMPLING = {-1: "420", 0: "444", 1: "422", 2: "420"}
@@ -131,10 +138,10 @@ def blend(
         _apply(data, band, box, level, layout, levels, buffer, out)
 
     pending: deque[Future[None]] = deque()
-    workers = pool.shared()
+    workers = _pool.shared()
     try:
         for top, bottom in spans:
-            boxes = _native.level_boxes(levels[top:bottom])
+            boxes = level_boxes(levels[top:bottom])
             present = np.flatnonzero(boxes[:, 4])
             s0, s1 = max(0, top - BAND_ALIGN), min(h, bottom + BAND_ALIGN)
             src = _band_pixels(im, layout, s0, s1)
@@ -146,7 +153,7 @@ def blend(
                 if len(pending) > AHEAD:
                     pending.popleft().result()
     finally:
-        pool.gather(pending)  # on an error, no job of this call is left writing into ``out``
+        _pool.gather(pending)  # on an error, no job of this call is left writing into ``out``
     return out, tuple(quality_of(k) for k in sorted(used))
 
 
@@ -159,7 +166,7 @@ def _apply(
     simplejpeg.decode_jpeg(data, colorspace=layout.decode_space, fastdct=False, fastupsample=False, buffer=layer)
     # Only the band's own rows: the context rows above and below belong to other bands.
     t, b = max(r0, top), min(r1, bottom)
-    _native.blend_level(layer[t - r0 : b - r0], levels[t:b, c0:c1], level, out[t:b, c0:c1])
+    blend_level(layer[t - r0 : b - r0], levels[t:b, c0:c1], level, out[t:b, c0:c1])
 
 
 def to_image(layout: Layout, blended: np.ndarray) -> Image.Image:
@@ -171,3 +178,32 @@ def to_image(layout: Layout, blended: np.ndarray) -> Image.Image:
         im = im.convert("RGB").convert("YCbCr")
     return im
 
+
+
+def encode(im: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any]) -> Encoded:
+    """The blend of ``im`` by ``small`` (normalized float32 map) under ``options.rule``,
+    re-encoded by Pillow with the caller's options ``jpeg`` (subsampling resolved) at the
+    highest quality whose file fits the plain JPEG's budget."""
+    h, w = im.height, im.width
+    level_map = _levels.assign(small, h, w, options.rule)
+    subsampling = jpeg.get("subsampling", -1)
+    # The plain reference encodes while the layers are being made.
+    reference, (blended, layers) = _budget.plain_reference(
+        im, jpeg, options.quality, options.slack, lambda: blend(im, level_map, subsampling)
+    )
+    final = to_image(layout_of(im.mode), blended)
+    final.info = dict(im.info)
+    fit = _budget.highest_quality_within(
+        lambda q: _writer.write(final, {**jpeg, "quality": q}), reference.limit, guess=options.quality
+    )
+    return Encoded(
+        data=fit.data if fit.data is not None else reference.data,
+        quality=fit.quality,
+        budget=reference.limit,
+        plain_bytes=len(reference.data),
+        level_map=level_map,
+        layers=layers,
+        encodes=fit.encodes,
+        rule=options.rule,
+        method="blend",
+    )

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from . import writer
-from ._native import upsample_bilinear
+from ._maps import normalize
+from ._modes import is_wide, wide_to_l
+from ._stretch_cy import upsample_bilinear
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnxruntime
@@ -36,9 +37,8 @@ MODEL_ENV = "MSROI_MODEL"
 #: The encoder's map is the network's map raised to this power.  The readout is a fixation
 #: density, sharply peaked (a Kodak map's mean is about 0.02), so as it is the encoder
 #: favours only the peaks' few blocks; flattened, it favours the whole region people look
-#: at.  Chosen by ``bench/encoding_gamma.py`` on 60 OSIE *training* images (dct at
-#: Q30/50/75, fixation-weighted PSNR at equal bytes): 1 +2.93/+6.49/+0.56 dB, 0.3
-#: +5.38/+9.25/+2.55, 0.2 +6.46/+10.07/+3.27, 0.1 +6.01/+10.38/+0.88 (centred: +2.21/+6.31/+0.10).
+#: at.  Chosen on OSIE *training* images by fixation-weighted PSNR at equal bytes; the
+#: sweep and its table: models/README.md, "Encoding map".
 ENCODING_GAMMA = 0.2
 _OUTPUTS = ("msroi", "readout")  # the model's map outputs, named as the kinds
 _FALLBACK_DEFAULT = "readout"
@@ -118,8 +118,8 @@ def _session_for(path: Path) -> tuple[onnxruntime.InferenceSession, str]:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode as 8-bit RGB; wide integer and float modes are rescaled, not clipped."""
-    if writer.is_wide(image.mode):
-        image = writer.wide_to_l(image)
+    if is_wide(image.mode):
+        image = wide_to_l(image)
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
@@ -132,25 +132,13 @@ def input_size(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, 
     )
 
 
-def prepare(image: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:
+def network_input(image: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:
     """RGB image -> (1, 3, h, w) float32 in 0..255, the ONNX input (normalisation is in the graph)."""
     rgb = _to_rgb(image)
     size = input_size(*rgb.size, max_side=max_side)
     if size != rgb.size:
         rgb = rgb.resize(size, Image.BILINEAR, reducing_gap=2.0)
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1)[None])
-
-
-def _normalize(m: np.ndarray, in_place: bool = False) -> np.ndarray:
-    """Min-max to [0, 1] in float32 arithmetic; ``in_place`` reuses a float32 array the
-    caller owns (a full-size map: 4 bytes a pixel not allocated twice)."""
-    lo, hi = float(m.min()), float(m.max())
-    if not hi > lo:
-        return np.zeros(m.shape, np.float32)
-    out = m if in_place else np.array(m, dtype=np.float32)
-    out -= np.float32(lo)
-    out *= np.float32(1.0 / (hi - lo))
-    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def small_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
@@ -161,7 +149,7 @@ def small_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
         raise ValueError(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
     session, default_kind = _session_for(model_path())
     name = default_kind if kind == "default" else kind
-    (out,) = session.run([name], {"image": prepare(image)})
+    (out,) = session.run([name], {"image": network_input(image)})
     return out[0, 0]
 
 
@@ -169,7 +157,8 @@ def encoding_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
     """The map ``semantic=True`` uses without ``semantic_map``: the network's small map,
     normalized to [0, 1] and raised to ``ENCODING_GAMMA``, float32 (h, w) at the network's
     resolution (the encoder stretches it to the image)."""
-    small = _normalize(np.asarray(small_map(image, kind=kind), dtype=np.float32))
+    # The session's output is a fresh array: normalized in place.
+    small = normalize(np.asarray(small_map(image, kind=kind), dtype=np.float32), in_place=True)
     return np.power(small, np.float32(ENCODING_GAMMA), dtype=np.float32)
 
 
@@ -182,4 +171,4 @@ def roi_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
     in the model's metadata).
     """
     small = np.ascontiguousarray(small_map(image, kind=kind), dtype=np.float32)
-    return _normalize(upsample_bilinear(small, image.height, image.width), in_place=True)
+    return normalize(upsample_bilinear(small, image.height, image.width), in_place=True)

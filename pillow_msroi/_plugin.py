@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from PIL import Image, JpegImagePlugin
 
-from . import api, options
+from . import _api, _options
 
 _FORMAT = JpegImagePlugin.JpegImageFile.format
 _lock = threading.Lock()
@@ -23,12 +23,12 @@ _original: Callable[[Image.Image, IO[bytes], str | bytes], None] | None = None
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     info: dict[str, Any] = im.encoderinfo
     original = _original or JpegImagePlugin._save
-    if not options.semantic_requested(info):
+    if not _options.semantic_requested(info):
         original(im, fp, filename)
         return
-    semantic, map_, jpeg = options.from_encoderinfo(info)
+    semantic, map_, jpeg = _options.from_encoderinfo(info)
     # Everything is encoded in memory first: a failure leaves nothing written to fp.
-    data = api.encode_image(im, semantic, map_, jpeg).data
+    data = _api.encode_image(im, semantic, map_, jpeg).data
     fp.write(data)
 
 

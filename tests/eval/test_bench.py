@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pillow_msroi import bench
+from pillow_msroi.eval import cli, encoders, fixations, maps, report, results, runner
 
 QUALITIES = (50,)
 CURVES = (30, 80)
@@ -42,7 +42,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def run(images: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("out")
-    return bench.run_bench(
+    return runner.run_bench(
         images, out, qualities=QUALITIES, curve_qualities=CURVES, map_kind="centre", progress=False
     )
 
@@ -53,16 +53,16 @@ def _rows(out: Path) -> list[dict[str, str]]:
 
 
 def _active() -> tuple[list[str], list[str], list[str]]:
-    names = [n for n, e in bench.ENCODERS.items() if e.unavailable() is None]
-    semantic = [n for n in names if bench.ENCODERS[n].semantic]
-    competitors = [n for n in names if bench.ENCODERS[n].competitor]
+    names = [n for n, e in encoders.ENCODERS.items() if e.unavailable() is None]
+    semantic = [n for n in names if encoders.ENCODERS[n].semantic]
+    competitors = [n for n in names if encoders.ENCODERS[n].competitor]
     return names, semantic, competitors
 
 
 def test_csv_columns_and_rows(run: Path) -> None:
     with open(run / "results.csv", newline="") as f:
         header = next(csv.reader(f))
-    assert tuple(header) == bench.COLUMNS
+    assert tuple(header) == results.COLUMNS
     for name in ("image", "encoder", "quality", "bytes", "psnr", "ssim", "ms_ssim", "vifp",
                  "psnr_hvs", "psnr_hvs_m", "psnr_rgb", "roi_psnr"):  # fmt: skip
         assert name in header
@@ -90,14 +90,14 @@ def test_equal_bytes_pairing(run: Path, images: Path) -> None:
     _, semantic, competitors = _active()
     assert {r["matched_to"] for r in matched} == set(semantic)
     assert {r["method"] for r in matched} == set(competitors)
-    samples = {p.name: bench._load_sample(p, "centre", 0.0) for p in images.glob("*.png")}
+    samples = {p.name: runner._load_sample(p, "centre", 0.0) for p in images.glob("*.png")}
     for r in matched:
         assert r["encoder"] == f"{r['method']}@{r['matched_to']}"
         limit = target[(r["image"], r["quality"], r["matched_to"])]
         assert int(r["bytes"]) <= limit
         q = int(r["final_quality"])
         if q < 100:  # one step up would already be over the semantic file's bytes
-            bigger = bench.ENCODERS[r["method"]].encode(samples[r["image"]], q + 1)
+            bigger = encoders.ENCODERS[r["method"]].encode(samples[r["image"]], q + 1)
             assert len(bigger.data) > limit
 
 
@@ -115,50 +115,50 @@ def test_summary_and_plots(run: Path) -> None:
     for comp in competitors:
         if comp != "jpeg":
             assert f"against `{comp}` at equal bytes" in text
-    for m in bench.METRICS:
+    for m in results.METRICS:
         for kind in ("rd", "deltas"):
             with Image.open(run / f"{kind}_{m}.png") as im:
                 assert im.format == "PNG" and im.width > 300
 
 
 def test_summary_is_reproducible(run: Path, tmp_path: Path) -> None:
-    rows = bench.load_rows(run / "results.csv")
-    bench.write_summary(rows, tmp_path / "a.md", seed=3)
-    bench.write_summary(rows, tmp_path / "b.md", seed=3)
+    rows = results.load_rows(run / "results.csv")
+    report.write_summary(rows, tmp_path / "a.md", seed=3)
+    report.write_summary(rows, tmp_path / "b.md", seed=3)
     assert (tmp_path / "a.md").read_text() == (tmp_path / "b.md").read_text()
 
 
 def test_bootstrap_interval() -> None:
-    assert bench.bootstrap_ci(np.full(5, 2.0)) == (2.0, 2.0)
+    assert results.bootstrap_ci(np.full(5, 2.0)) == (2.0, 2.0)
     values = np.arange(20.0)
-    lo, hi = bench.bootstrap_ci(values, seed=1)
-    assert lo < values.mean() < hi and (lo, hi) == bench.bootstrap_ci(values, seed=1)
-    assert all(math.isnan(v) for v in bench.bootstrap_ci(np.array([])))
+    lo, hi = results.bootstrap_ci(values, seed=1)
+    assert lo < values.mean() < hi and (lo, hi) == results.bootstrap_ci(values, seed=1)
+    assert all(math.isnan(v) for v in results.bootstrap_ci(np.array([])))
 
 
 def test_registry_takes_a_new_encoder_in_one_line(images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(bench.ENCODERS, "extra-r5", bench.Encoder("extra-r5", bench.semantic_encoder(rule=5), semantic=True))
-    out = bench.run_bench(images, tmp_path, qualities=(60,), curve_qualities=(), map_kind="spectral",
+    monkeypatch.setitem(encoders.ENCODERS, "extra-r5", encoders.Encoder("extra-r5", encoders.semantic_encoder(rule=5), semantic=True))
+    out = runner.run_bench(images, tmp_path, qualities=(60,), curve_qualities=(), map_kind="spectral",
                           limit=1, encoders=["extra-r5"], plots=False, progress=False)  # fmt: skip
     rows = _rows(out)
     assert {r["encoder"] for r in rows} == {"jpeg", "extra-r5", "jpeg@extra-r5"}  # jpeg always runs
     assert "| extra-r5 | 60 |" in (out / "summary.md").read_text()
     with pytest.raises(ValueError, match="@"):
-        bench.register(bench.Encoder("a@b", bench.semantic_encoder()))
+        encoders.register(encoders.Encoder("a@b", encoders.semantic_encoder()))
 
 
 def test_cli_errors(images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     def missing(*args: object, **kwargs: object) -> np.ndarray:
         raise OSError("MSROI model not found at /nowhere")
 
-    monkeypatch.setattr(bench, "_network_map", missing)
-    monkeypatch.setattr(bench, "_network_encoding_map", missing)
-    assert bench.main(["bench", str(images), "--out", str(tmp_path / "o"), "--no-plots"]) == 2
+    monkeypatch.setattr(maps, "_network_map", missing)
+    monkeypatch.setattr(maps, "_network_encoding_map", missing)
+    assert cli.main(["bench", str(images), "--out", str(tmp_path / "o"), "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert "not available" in err and "--map-kind centre" in err
-    assert bench.main(["bench", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert cli.main(["bench", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "is not a folder" in capsys.readouterr().err
-    assert bench.main(["bench", str(images), "--out", str(tmp_path / "o"), "--encoders", "nonesuch"]) == 2
+    assert cli.main(["bench", str(images), "--out", str(tmp_path / "o"), "--encoders", "nonesuch"]) == 2
     assert "unknown encoder" in capsys.readouterr().err
 
 
@@ -166,7 +166,7 @@ def test_add_parsers_sets_func() -> None:
     import argparse
 
     parser = argparse.ArgumentParser()
-    bench.add_parsers(parser.add_subparsers(dest="command", required=True))
+    cli.add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["bench", "d", "--out", "o", "--quality", "30", "--quality", "40", "60"])
     assert args.quality == [30, 40, 60] and callable(args.func)
     args = parser.parse_args(["bench-maps", "d", "--split", "all", "--limit", "3"])
@@ -178,14 +178,14 @@ def test_add_parsers_sets_func() -> None:
 def test_spectral_residual_peaks_on_a_lone_square() -> None:
     flat = np.full((120, 160), 100, np.uint8)
     flat[70:86, 30:46] = 230
-    saliency = bench.spectral_residual(flat)
+    saliency = maps.spectral_residual(flat)
     assert saliency.shape == flat.shape and saliency.dtype == np.float32
     assert saliency.min() == 0.0 and saliency.max() == 1.0
     y, x = np.unravel_index(saliency.argmax(), saliency.shape)
     assert 70 <= y < 86 and 30 <= x < 46
     assert saliency[70:86, 30:46].mean() > 5 * saliency.mean()
     rgb = Image.fromarray(np.stack([flat] * 3, axis=-1))
-    np.testing.assert_allclose(bench.spectral_residual(rgb), saliency, atol=1e-6)
+    np.testing.assert_allclose(maps.spectral_residual(rgb), saliency, atol=1e-6)
 
 
 # --------------------------------------------------------------------------
@@ -223,9 +223,9 @@ def test_bench_maps_scores(osie: Path, tmp_path: Path, monkeypatch: pytest.Monke
     def missing(*args: object, **kwargs: object) -> np.ndarray:
         raise OSError("MSROI model not found at /nowhere")
 
-    monkeypatch.setattr(bench, "_network_map", missing)
-    monkeypatch.setattr(bench, "_network_encoding_map", missing)
-    report = bench.bench_maps(osie, out=tmp_path, split="all", progress=False)
+    monkeypatch.setattr(maps, "_network_map", missing)
+    monkeypatch.setattr(maps, "_network_encoding_map", missing)
+    report = fixations.bench_maps(osie, out=tmp_path, split="all", progress=False)
     assert "(all split, 3 images)" in report
     assert "`network` skipped" in report
     with open(tmp_path / "maps.csv", newline="") as f:
@@ -241,22 +241,22 @@ def test_bench_maps_scores(osie: Path, tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_bench_maps_validation_split_needs_the_full_set(osie: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench.main(["bench-maps", str(osie)]) == 2
+    assert cli.main(["bench-maps", str(osie)]) == 2
     assert "--split all" in capsys.readouterr().err
-    assert bench.main(["bench-maps", str(osie), "--split", "all", "--maps", "centre", "--limit", "2"]) == 0
+    assert cli.main(["bench-maps", str(osie), "--split", "all", "--maps", "centre", "--limit", "2"]) == 0
     out = capsys.readouterr().out
     assert "(all split, 2 images)" in out and "| centre |" in out
 
 
 def test_target_too_small_for_any_competitor(images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def grey(sample: bench.Sample, quality: int) -> bench.Coded:
+    def grey(sample: encoders.Sample, quality: int) -> encoders.Coded:
         # A greyscale file at quality 1 is smaller than any colour JPEG of the image.
         buf = io.BytesIO()
         sample.image.convert("L").save(buf, "JPEG", quality=1)
-        return bench.Coded(buf.getvalue(), 1)
+        return encoders.Coded(buf.getvalue(), 1)
 
-    monkeypatch.setitem(bench.ENCODERS, "grey", bench.Encoder("grey", grey, semantic=True))
-    out = bench.run_bench(images, tmp_path, qualities=(50,), curve_qualities=(), map_kind="centre",
+    monkeypatch.setitem(encoders.ENCODERS, "grey", encoders.Encoder("grey", grey, semantic=True))
+    out = runner.run_bench(images, tmp_path, qualities=(50,), curve_qualities=(), map_kind="centre",
                           limit=1, encoders=["grey"], progress=False)  # fmt: skip
     matched = [r for r in _rows(out) if r["role"] == "matched"]
     assert len(matched) == 1 and matched[0]["bytes"] == "" and matched[0]["psnr"] == ""
@@ -265,6 +265,6 @@ def test_target_too_small_for_any_competitor(images: Path, tmp_path: Path, monke
 
 
 def test_min_side_is_what_the_metrics_need() -> None:
-    from pillow_msroi import metrics
+    from pillow_msroi.eval import metrics
 
-    assert bench.MIN_SIDE == metrics.MS_SSIM_MIN_SIDE
+    assert runner.MIN_SIDE == metrics.MS_SSIM_MIN_SIDE

@@ -57,13 +57,21 @@ def as_map_array(map_: Any, name: str = "semantic_map") -> np.ndarray:
     return arr
 
 
-def normalize(arr: np.ndarray) -> np.ndarray:
-    """Min-max to float32 [0, 1], C-contiguous; a constant map becomes all zeros."""
-    lo = float(arr.min())
-    span = float(arr.max()) - lo
-    if span <= 0.0:
+def normalize(arr: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Min-max to float32 [0, 1], C-contiguous; a constant map becomes all zeros.
+
+    A new array is computed in float64 (so the maximum is exactly 1); ``in_place``
+    instead reuses a C-contiguous float32 array the caller owns and computes in float32
+    (a full-size map: 4 bytes a pixel, not 8 + 4).
+    """
+    lo, hi = float(arr.min()), float(arr.max())
+    if not hi > lo:
         return np.zeros(arr.shape, dtype=np.float32)
-    return np.ascontiguousarray((arr - lo) / span, dtype=np.float32)
+    if not in_place:
+        return np.ascontiguousarray((arr - lo) / (hi - lo), dtype=np.float32)
+    arr -= np.float32(lo)
+    arr *= np.float32(1.0 / (hi - lo))
+    return np.clip(arr, 0.0, 1.0, out=arr)
 
 
 def fit_to(arr: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -82,6 +90,6 @@ def fit_to(arr: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(shrunk, dtype=np.float32)
 
 
-def prepare(map_: Any, width: int, height: int, name: str = "semantic_map") -> np.ndarray:
+def prepare_map(map_: Any, width: int, height: int, name: str = "semantic_map") -> np.ndarray:
     """Validated, normalized float32 map no larger than the image."""
     return normalize(fit_to(as_map_array(map_, name), width, height))

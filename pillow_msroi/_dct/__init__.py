@@ -1,0 +1,90 @@
+"""``method="dct"``: semantic quantization in the DCT domain, one JPEG stage per module.
+
+The paper's pixel blend is re-encoded at one quality in the end, which gives the
+favoured region back to plain JPEG's level.  Here the favoured region's quality is set
+directly.  The image is transformed once (libjpeg's colour conversion and downsampling,
+then a float DCT); each pass quantizes all blocks with one *fine* table (a libjpeg
+quality) by rate-distortion choices whose price of a bit grows where the map is low, so
+the blocks the map does not favour drop the coefficients that cost more bits than they
+are worth.  The file stays one standard JPEG (baseline, or progressive on request) with
+optimal Huffman tables.
+
+=================  ==============================================================
+``tables``         quantization tables (Annex K, libjpeg's quality law)
+``markers``        header of Pillow's plain file in, the file's markers out
+``coefficients``   transform driver (csrc/_transform_cy.pyx), scratch, map weights
+``quantize``       rate-distortion quantization (csrc/_quantize_cy.pyx)
+``scans``          scan script, Huffman coding driver (csrc/_entropy_cy.pyx)
+``rate``           rate control over table quality and map strength
+=================  ==============================================================
+
+The file's structure is taken from Pillow's plain encode of the same image with the
+caller's options, which is needed anyway for the budget: its frame header gives the
+sampling factors (``subsampling``, ``"keep"`` and libjpeg's default resolved as Pillow
+resolves them), component ids and whether it is progressive, its DRI the restart
+interval, and its APPn/COM segments (JFIF with dpi, EXIF, ICC profile, XMP, comment,
+Adobe) are copied verbatim.  The transform only needs the frame's components, which a
+Pillow encode of a 16x16 corner with the same options gives at once, so the image is
+transformed while the plain reference is still being encoded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .. import _budget, _writer
+from .._encoded import Encoded
+from .._options import SemanticOptions, dct_unsupported
+from .coefficients import Coefficients
+from .markers import parse_header
+from .rate import STRENGTH, Passes, rate_control
+
+__all__ = ["encode"]
+
+
+def encode(
+    im: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any], strength: float = STRENGTH
+) -> Encoded:
+    """Semantic JPEG of ``im`` made in the DCT domain, never larger than Pillow's plain
+    JPEG at ``options.quality`` with the options ``jpeg`` times ``1 + options.slack``.
+
+    ``im`` is a private view (:func:`_writer.view`), ``small`` the normalized float32 map
+    (any size up to the image's), ``jpeg`` the caller's Pillow options with subsampling
+    resolved.  The file is baseline unless the caller asks for ``progressive``.  There are
+    no quality layers: ``level_map`` is empty, ``layers`` is (), ``encodes`` counts the
+    quantization passes and ``rule`` is None.
+    """
+    unsupported = dct_unsupported(im.mode, jpeg)
+    if unsupported:
+        raise ValueError(unsupported)
+    small = np.ascontiguousarray(small, dtype=np.float32)
+    quality = options.quality
+
+    def transform() -> Coefficients:
+        corner = _writer.view(im.crop((0, 0, min(im.width, 16), min(im.height, 16))))
+        return Coefficients(im, small, parse_header(_writer.write(corner, {**jpeg, "quality": quality})))
+
+    reference, coefs = _budget.plain_reference(im, jpeg, quality, options.slack, transform)
+    header = parse_header(reference.data)
+    if not coefs.fits(header):  # the corner should always agree; never trust it blindly
+        coefs = Coefficients(im, small, header)
+    try:
+        out = rate_control(Passes(coefs, header), len(reference.data), reference.limit, quality, strength)
+    finally:
+        coefs.release()
+    fallback = out.data is None
+    return Encoded(
+        data=reference.data if fallback else out.data,
+        quality=out.quality,
+        budget=reference.limit,
+        plain_bytes=len(reference.data),
+        level_map=np.empty((0, 0), dtype=np.uint8),
+        layers=(),
+        encodes=out.passes,
+        rule=None,
+        method="dct",
+        strength=out.strength,
+    )

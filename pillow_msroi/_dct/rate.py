@@ -1,0 +1,215 @@
+"""Rate control: the table quality and map strength whose file fits the byte budget, in a
+few counting passes (a pass quantizes and counts symbols, which gives the size exactly but
+for byte stuffing), then one written pass."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._budget import quality_at, table_scale
+from .coefficients import Coefficients
+from .markers import Header, assemble
+from .quantize import quantize
+from .scans import ScanCoder
+
+#: Price of a bit, in units of the squared DC step, in a block the map gives 0.
+STRENGTH = 4.0
+#: First guess of the table's scale: ``ln scale = G0 + G1 ln scale(quality) + G2 ln bpp``
+#: (bpp of the plain JPEG), fitted on Kodak at qualities 20..85.
+GUESS = (-0.663, 0.903, 0.241)
+#: d ln(size) / d ln(libjpeg table scale), measured on Kodak.
+SCALE_EXPONENT = -1.0
+#: d ln(size) / d ln(strength), measured on Kodak (-0.36 .. -0.42).
+ELASTICITY = -0.4
+#: A file this close under the budget (as a fraction) ends the search.
+TOLERANCE = 0.01
+#: Quality probes steered by the size law before the search falls back to bisection.
+MODEL_PASSES = 5
+#: Passes allowed to fit the next quality up by strengthening the map.
+FILL_PASSES = 2
+#: Written passes allowed to bring the real file under the budget after the search.
+FINAL_PASSES = 4
+#: Byte stuffing (a 0x00 after each 0xFF in the scan), as a fraction of the scan: 0.3 to
+#: 0.6 % on Kodak; the search prices it at the high end.
+STUFFING = 0.006
+
+
+class Passes:
+    """Quantization and entropy-coding passes over one image's coefficients for one file
+    header; the last pass's levels and counts are kept for writing."""
+
+    def __init__(self, coefs: Coefficients, header: Header) -> None:
+        if not coefs.fits(header):
+            msg = "internal error: the plain JPEG's frame differs from the one the image was transformed for"
+            raise RuntimeError(msg)
+        self.coefs = coefs
+        self.header = header
+        self.coder = ScanCoder(coefs, header)
+        self.state: tuple[int, float] | None = None  # (quality, strength) that ``coefs.out`` holds
+        self.counts: list[np.ndarray] | None = None  # per scan, of the levels in ``coefs.out``
+        self.qtables: dict[int, np.ndarray] = {}  # quality's table per table id, for the file
+
+    def quantize(self, quality: int, strength: float) -> None:
+        """Levels of every block for one table quality and map strength (kept for ``write``)."""
+        if (quality, strength) == self.state:
+            return
+        self.state = (quality, strength)
+        self.counts = None
+        self.qtables = quantize(self.coefs, quality, strength, self.header.ac_bits)
+
+    def _coded(self, emit: bool) -> list:
+        if self.counts is None:
+            self.counts = self.coder.count()
+        return self.coder.code(self.counts, emit)
+
+    def _assemble(self, scans: list) -> bytes:
+        return assemble(self.header, self.qtables, self.coefs.tables, list(zip(self.coder.script, scans)))
+
+    def estimate(self, quality: int, strength: float) -> int:
+        """File size for one table quality and strength, from counted symbols: exact but for
+        byte stuffing (priced at ``STUFFING``) and the padding before restart markers."""
+        self.quantize(quality, strength)
+        counted = self._coded(emit=False)
+        interval = self.header.restart_interval
+        size = len(self._assemble([(b"", huffman) for _, huffman in counted]))
+        for scan, (bits, _) in zip(self.coder.script, counted):
+            rows, cols = self.coder.mcu_grid(scan)
+            restarts = (rows * cols - 1) // interval if interval else 0
+            # A marker is 2 bytes after 0..7 padding bits (a little more with stuffing).
+            size += math.ceil(bits / 8 * (1.0 + STUFFING) + 2.6 * restarts)
+        return size
+
+    def write(self) -> bytes:
+        """The JPEG file of the levels of the last ``quantize``."""
+        return self._assemble(self._coded(emit=True))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What rate control chose; ``data`` None when nothing fit the limit."""
+
+    data: bytes | None
+    quality: int | None
+    strength: float
+    passes: int
+
+
+def rate_control(passes: Passes, plain_size: int, limit: int, quality: int, strength: float = STRENGTH) -> Outcome:
+    """The best file within ``limit``: the search over counted sizes, then written passes
+    until the real file (with its byte stuffing) fits."""
+    h = passes.header
+    guess = _first_guess(quality, 8 * plain_size / (h.width * h.height))
+    fit = _fit(passes.estimate, limit, guess, strength)
+    used = fit.passes
+    if fit.quality is None:
+        return Outcome(None, None, strength, used)
+    # The search priced byte stuffing; the real file may still be a little larger, which
+    # a slightly stronger map takes back.
+    q, s = fit.quality, fit.strength
+    for _ in range(FINAL_PASSES):
+        passes.quantize(q, s)
+        data = passes.write()
+        used += 1
+        if len(data) <= limit:
+            return Outcome(data, q, s, used)
+        s = max(s, 0.1) * (len(data) / limit * (1.0 + TOLERANCE / 4)) ** (1.0 / -ELASTICITY)
+    return Outcome(None, None, strength, used)
+
+
+def _law_scale(quality: int) -> int:
+    """libjpeg's scale for the size law: Q100's 0 acts as 1 (all table entries are 1)."""
+    return max(table_scale(quality), 1)
+
+
+def _first_guess(quality: int, bits_per_pixel: float) -> int:
+    """Typical final table quality at the default strength, from the caller's quality and
+    how many bits per pixel plain JPEG spends there (Kodak fit, within ~1 quality)."""
+    g0, g1, g2 = GUESS
+    log_scale = g0 + g1 * math.log(_law_scale(quality)) + g2 * math.log(max(bits_per_pixel, 1e-3))
+    return min(100, max(quality, round(quality_at(math.exp(log_scale)))))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    quality: int | None
+    strength: float
+    passes: int
+
+
+def _fit(size_of: Callable[[int, float], int], limit: int, guess: int, strength: float) -> _Fit:
+    """The largest file within ``limit`` over table quality and map strength, in few passes.
+
+    First the highest table quality that fits at ``strength`` (``_fit_quality``); a
+    quality step is several percent of the file, so what is left of the budget then goes
+    to the next quality up with a stronger map (``_fill``).
+    """
+    lo, sizes, passes = _fit_quality(size_of, limit, guess, strength)
+    if lo < 1:
+        return _Fit(None, strength, passes)
+    best = _Fit(lo, strength, passes)
+    if lo == 100 or strength <= 0 or sizes[lo] >= limit * (1.0 - TOLERANCE):
+        return best
+    return _fill(size_of, limit, lo, sizes, strength, best)
+
+
+def _fit_quality(
+    size_of: Callable[[int, float], int], limit: int, guess: int, strength: float
+) -> tuple[int, dict[int, int], int]:
+    """The highest table quality that fits at ``strength`` (0: none), the sizes probed and
+    the passes used.  File size goes nearly as ``scale ** SCALE_EXPONENT`` (``scale``:
+    libjpeg's table scaling of the quality), so each probe is steered by that law,
+    calibrated on the nearest probes; after ``MODEL_PASSES`` steered probes the search
+    bisects, so any image ends within ``MODEL_PASSES + 7`` passes."""
+    lo, hi = 0, 101
+    sizes: dict[int, int] = {}
+    passes, probe = 0, guess
+    while True:
+        size = size_of(probe, strength)
+        passes += 1
+        sizes[probe] = size
+        if size <= limit:
+            lo = probe
+        else:
+            hi = probe
+        if hi - lo <= 1 or (lo == probe and size >= limit * (1.0 - TOLERANCE)):
+            break
+        if passes >= MODEL_PASSES:
+            probe = (lo + hi) // 2
+            continue
+        below = max((q for q in sizes if q <= lo), default=None)
+        above = min((q for q in sizes if q >= hi), default=None)
+        exponent = SCALE_EXPONENT
+        if below is not None and above is not None and sizes[above] > sizes[below]:
+            span = math.log(_law_scale(above) / _law_scale(below))
+            exponent = math.log(sizes[above] / sizes[below]) / span if span < 0 else SCALE_EXPONENT
+        aim = limit * (1.0 - TOLERANCE / 2) / size
+        target = math.floor(quality_at(_law_scale(probe) * aim ** (1.0 / exponent)))
+        if lo >= 1 and target <= lo and strength > 0:
+            break  # lo + 1 should not fit: the fill tries it with a stronger map
+        probe = min(max(target, lo + 1), hi - 1)
+    return lo, sizes, passes
+
+
+def _fill(
+    size_of: Callable[[int, float], int], limit: int, lo: int, sizes: dict[int, int], strength: float, best: _Fit
+) -> _Fit:
+    """Quality ``lo + 1`` with a map strong enough to fit (size ~ ``strength **
+    ELASTICITY``, the exponent re-measured after a miss), in at most ``FILL_PASSES``."""
+    passes = best.passes
+    # Size of lo + 1 at the caller's strength: measured, or predicted by the size law.
+    over = sizes.get(lo + 1) or sizes[lo] * (_law_scale(lo + 1) / _law_scale(lo)) ** SCALE_EXPONENT
+    elasticity, s_prev, size_prev = ELASTICITY, strength, over
+    for _ in range(FILL_PASSES):
+        s_next = s_prev * (limit * (1.0 - TOLERANCE / 2) / size_prev) ** (1.0 / elasticity)
+        size = size_of(lo + 1, s_next)
+        passes += 1
+        if size <= limit:
+            return _Fit(lo + 1, s_next, passes)
+        if size < size_prev:
+            elasticity = math.log(size / size_prev) / math.log(s_next / s_prev)
+        s_prev, size_prev = s_next, size
+    return _Fit(best.quality, best.strength, passes)

@@ -1,0 +1,37 @@
+"""The result contract: every method's ``encode`` returns an :class:`Encoded`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A semantic JPEG and how it was made."""
+
+    data: bytes
+    #: Quality of the final encode; None when nothing fit and ``data`` is the plain JPEG.
+    quality: int | None
+    #: Largest allowed size: plain JPEG at the caller's quality times (1 + slack).
+    budget: int
+    #: Size of that plain JPEG.
+    plain_bytes: int
+    #: uint8 (height, width) level of every pixel, 1..9 = JPEG layer Q20..Q100.
+    level_map: np.ndarray
+    #: Qualities of the layers that were encoded and blended.
+    layers: tuple[int, ...]
+    #: Final-quality encodes the budget search needed (blend: at most 8; dct: passes).
+    encodes: int
+    #: Selection rule used (blend); None for dct.
+    rule: int | None
+    #: The method that ran ("blend" or "dct"; "auto" is resolved).
+    method: str
+    #: method="dct": price of a bit where the map is 0, in squared DC steps; else None.
+    strength: float | None = None
+
+    @property
+    def fallback(self) -> bool:
+        """True when even quality 1 exceeded the budget and the plain JPEG was returned."""
+        return self.quality is None
