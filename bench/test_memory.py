@@ -18,7 +18,7 @@ import pytest
 
 import pillow_msroi
 
-SCRIPT = Path(__file__).with_name("peak_memory.py")
+SCRIPT = Path(__file__).parent / "experiments" / "peak_memory.py"
 
 
 @functools.cache  # the plain reference of a size is measured once for both methods

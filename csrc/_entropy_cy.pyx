@@ -145,19 +145,15 @@ cdef void _encode_ac(_Writer* w, const int16_t* blk, int ss, int se,
         _put_bits(w, code[0], size[0])
 
 
-cdef void _optimal_lengths(const int64_t* freq_in, int* length) noexcept nogil:
-    # Code length of each of 256 symbols for one table (T.81 Annex K.2, K.3): repeatedly
-    # merge the two rarest trees, with a reserved symbol 256 so that no real code is all
-    # one-bits; then shorten codes longer than 16 bits and drop the reserved code.
+cdef void _tree_depths(const int64_t* freq_in, int* codesize) noexcept nogil:
+    # Depth of each of 256 symbols (and a reserved symbol 256, so that no real code is all
+    # one-bits) in the Huffman tree: repeatedly merge the two rarest trees (T.81 K.2).
     cdef int64_t freq[257]
-    cdef int codesize[257]
     cdef int others[257]
-    cdef int bits[33]
-    cdef int i, j, c1, c2, n
+    cdef int i, c1, c2
     cdef int64_t v
     for i in range(256):
         freq[i] = freq_in[i]
-        length[i] = 0
     freq[256] = 1
     for i in range(257):
         codesize[i] = 0
@@ -189,6 +185,17 @@ cdef void _optimal_lengths(const int64_t* freq_in, int* length) noexcept nogil:
         while others[c2] >= 0:
             c2 = others[c2]
             codesize[c2] += 1
+
+
+cdef void _optimal_lengths(const int64_t* freq_in, int* length) noexcept nogil:
+    # Code length of each of 256 symbols for one table (T.81 Annex K.2, K.3): the tree's
+    # depths, codes longer than 16 bits shortened, the reserved code dropped.
+    cdef int codesize[257]
+    cdef int bits[33]
+    cdef int i, j, n
+    _tree_depths(freq_in, codesize)
+    for i in range(256):
+        length[i] = 0
     for i in range(33):
         bits[i] = 0
     for i in range(257):
@@ -374,6 +381,82 @@ def count_scan(list components, list sampling, list tables, Py_ssize_t restart_i
     return out
 
 
+cdef struct _Tables:
+    # Optimal Huffman codes of one scan, indexed [table][symbol]: DC at t * 512, AC at
+    # t * 512 + 256; and the DHT payloads (counts of each length, values) per table.
+    uint32_t codes[1024]
+    int sizes[1024]
+    uint8 huffval[4][256]
+    int counts_of[4][16]
+    bint used[2]  # table ids the scan uses
+    bint classes[2]  # DC, AC: which classes the scan codes
+
+
+cdef void _build_tables(_Tables* tb, const int64_t* freq) noexcept nogil:
+    cdef int lengths[256]
+    cdef int t, cls, s
+    for s in range(1024):
+        tb.codes[s] = 0
+        tb.sizes[s] = 0
+    for t in range(2):
+        if not tb.used[t]:
+            continue
+        for cls in range(2):
+            if not tb.classes[cls]:
+                continue
+            _optimal_lengths(freq + cls * 512 + t * 256, lengths)
+            _codes(lengths, tb.codes + t * 512 + cls * 256, tb.huffval[t * 2 + cls], tb.counts_of[t * 2 + cls])
+            for s in range(256):
+                tb.sizes[t * 512 + cls * 256 + s] = lengths[s]
+
+
+cdef int64_t _coded_bits(const _Tables* tb, const int64_t* freq) noexcept nogil:
+    # Symbols' code lengths times their counts, plus the magnitude bits (freq[1024]).
+    cdef int64_t total = freq[1024]
+    cdef int s
+    for s in range(512):
+        total += freq[s] * tb.sizes[(s >> 8) * 512 + (s & 255)]
+        total += freq[512 + s] * tb.sizes[(s >> 8) * 512 + 256 + (s & 255)]
+    return total
+
+
+cdef bytes _write(_Scan* sc, const _Tables* tb):
+    cdef _Writer w
+    cdef int32_t pred0[4]
+    cdef int c
+    for c in range(4):
+        pred0[c] = 0
+    w.buf = <uint8*>malloc(65536)
+    if w.buf == NULL:
+        raise MemoryError()
+    w.cap = 65536
+    w.pos = 0
+    w.acc = 0
+    w.nbits = 0
+    w.failed = False
+    try:
+        with nogil:
+            _scan_pass(sc, &w, NULL, NULL, NULL, tb.codes, tb.sizes, True, 0, sc.mcu_rows, pred0)
+        if w.failed:
+            raise MemoryError()
+        return w.buf[:w.pos]
+    finally:
+        free(w.buf)
+
+
+cdef dict _specs(const _Tables* tb):
+    specs = {}
+    cdef int t, cls, s
+    for t in range(2):
+        if tb.used[t]:
+            for cls in range(2):
+                if not tb.classes[cls]:
+                    continue
+                cnt = [tb.counts_of[t * 2 + cls][s] for s in range(16)]
+                specs[(cls, t)] = (bytes(cnt), bytes([tb.huffval[t * 2 + cls][s] for s in range(sum(cnt))]))
+    return specs
+
+
 def encode_scan(list components, list sampling, list tables, Py_ssize_t restart_interval,
                 bint emit=True, int ss=0, int se=63, tuple blocks=None, counts=None):
     """Entropy-code one scan with optimal Huffman tables.
@@ -395,76 +478,25 @@ def encode_scan(list components, list sampling, list tables, Py_ssize_t restart_
     """
     cdef _Scan sc
     keep = _setup_scan(&sc, components, sampling, tables, restart_interval, ss, se, blocks)
-    cdef int n = sc.n_comp, c
-    cdef const int64_t[::1] freq
-    cdef int32_t pred0[4]
-    for c in range(4):
-        pred0[c] = 0
     if counts is None:
         counts = count_scan(components, sampling, tables, restart_interval, ss, se, blocks)
-    freq = counts
+    cdef const int64_t[::1] freq = counts
     if freq.shape[0] != COUNTS:
         raise ValueError(f"counts must have {COUNTS} entries, got {freq.shape[0]}")
-    cdef const int64_t* dc_freq = &freq[0]
-    cdef const int64_t* ac_freq = &freq[512]
-    cdef int64_t total_bits = 0
-    cdef int lengths[256]
-    cdef uint32_t codes[1024]
-    cdef int sizes[1024]
-    cdef uint8 huffval[4][256]
-    cdef int counts_of[4][16]
-    cdef bint used[2]
-    cdef int t, cls, s
-    cdef _Writer w
-    for s in range(1024):
-        codes[s] = 0
-        sizes[s] = 0
-    used[0] = used[1] = False
-    for c in range(n):
-        used[sc.dc_tbl[c]] = True
-    cdef bint classes[2]
-    classes[0] = ss == 0
-    classes[1] = se > 0
-    w.buf = NULL
+    cdef _Tables tb
+    cdef int c
+    cdef int64_t total_bits
+    tb.used[0] = tb.used[1] = False
+    for c in range(sc.n_comp):
+        tb.used[sc.dc_tbl[c]] = True
+    tb.classes[0] = ss == 0
+    tb.classes[1] = se > 0
+    with nogil:
+        _build_tables(&tb, &freq[0])
     if emit:
-        w.buf = <uint8*>malloc(65536)
-        if w.buf == NULL:
-            raise MemoryError()
-    w.cap = 65536
-    w.pos = 0
-    w.acc = 0
-    w.nbits = 0
-    w.failed = False
-    try:
+        data = _write(&sc, &tb)
+    else:
         with nogil:
-            for t in range(2):
-                if not used[t]:
-                    continue
-                for cls in range(2):
-                    if not classes[cls]:
-                        continue
-                    _optimal_lengths(&dc_freq[t * 256] if cls == 0 else &ac_freq[t * 256], lengths)
-                    _codes(lengths, codes + t * 512 + cls * 256, huffval[t * 2 + cls], counts_of[t * 2 + cls])
-                    for s in range(256):
-                        sizes[t * 512 + cls * 256 + s] = lengths[s]
-            if emit:
-                _scan_pass(&sc, &w, NULL, NULL, NULL, codes, sizes, True, 0, sc.mcu_rows, pred0)
-            else:
-                total_bits = freq[1024]
-                for s in range(512):
-                    total_bits += dc_freq[s] * sizes[(s >> 8) * 512 + (s & 255)]
-                    total_bits += ac_freq[s] * sizes[(s >> 8) * 512 + 256 + (s & 255)]
-        if w.failed:
-            raise MemoryError()
-        data = w.buf[:w.pos] if emit else total_bits
-    finally:
-        free(w.buf)
-    specs = {}
-    for t in range(2):
-        if used[t]:
-            for cls in range(2):
-                if not classes[cls]:
-                    continue
-                cnt = [counts_of[t * 2 + cls][s] for s in range(16)]
-                specs[(cls, t)] = (bytes(cnt), bytes([huffval[t * 2 + cls][s] for s in range(sum(cnt))]))
-    return data, specs
+            total_bits = _coded_bits(&tb, &freq[0])
+        data = total_bits
+    return data, _specs(&tb)

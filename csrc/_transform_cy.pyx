@@ -248,6 +248,65 @@ def forward_dct(const uint8[:, ::1] plane):
     return out
 
 
+cdef struct _Layout:
+    # The components of a frame: sampling factors, downsampling factors and the MCU size.
+    int n
+    int hs[4]
+    int vs[4]
+    int fh[4]
+    int fv[4]
+    Py_ssize_t mcu_w, mcu_h
+
+
+cdef int _layout(_Layout* lay, list sampling, Py_ssize_t nc, bint to_ycbcr, Py_ssize_t n_outs) except -1:
+    cdef int c, hmax = 1, vmax = 1
+    cdef Py_ssize_t n = len(sampling)
+    if n < 1 or n > 4 or n_outs != n:
+        raise ValueError(f"need 1 to 4 components with one output each, got {n} and {n_outs}")
+    if to_ycbcr and (nc < 3 or n != 3):
+        raise ValueError(f"YCbCr conversion needs 3+ input channels and 3 components, got {nc} -> {n}")
+    if n > nc:
+        raise ValueError(f"cannot take {n} components from {nc} channels")
+    lay.n = <int>n
+    for c in range(n):
+        lay.hs[c], lay.vs[c] = sampling[c]
+        if not (1 <= lay.hs[c] <= 4 and 1 <= lay.vs[c] <= 4):
+            raise ValueError(f"sampling factors must be 1..4, got {sampling[c]}")
+        hmax, vmax = max(hmax, lay.hs[c]), max(vmax, lay.vs[c])
+    for c in range(n):
+        lay.fh[c], lay.fv[c] = hmax // lay.hs[c], vmax // lay.vs[c]
+        if lay.fh[c] * lay.hs[c] != hmax or lay.fv[c] * lay.vs[c] != vmax:
+            raise ValueError(f"sampling factors {sampling} are not integer ratios")
+    lay.mcu_w, lay.mcu_h = 8 * hmax, 8 * vmax
+    return 0
+
+
+cdef void _mcu_row(const uint8[:, :, ::1] src, bint to_ycbcr, const _Layout* lay, Py_ssize_t m,
+                   Py_ssize_t pad_w, uint8* planes, uint8* small, float** dst,
+                   const Py_ssize_t* dst_row) noexcept nogil:
+    # MCU row ``m``: colour planes of its pixel rows, each component downsampled, then
+    # the DCT of its blocks into the component's output rows.
+    cdef Py_ssize_t h = src.shape[0], w = src.shape[1], nc = src.shape[2], mcu_h = lay.mcu_h
+    cdef Py_ssize_t r, i, by, bx, oh, ow, stride
+    cdef int c
+    cdef const uint8* plane
+    for r in range(mcu_h):
+        # Rows below the image repeat its last row, as libjpeg pads partial MCUs.
+        i = min(m * mcu_h + r, h - 1)
+        _plane_rows(&src[i, 0, 0], nc, w, pad_w, lay.n, to_ycbcr, planes + r * pad_w, mcu_h * pad_w)
+    for c in range(lay.n):
+        plane = planes + c * mcu_h * pad_w
+        stride = pad_w
+        if lay.fh[c] != 1 or lay.fv[c] != 1:
+            oh, ow = mcu_h // lay.fv[c], pad_w // lay.fh[c]
+            _downsample_rows(plane, pad_w, oh, ow, lay.fh[c], lay.fv[c], small, ow)
+            plane, stride = small, ow
+        for by in range(lay.vs[c]):
+            for bx in range(stride // 8):
+                _dct_block(plane + by * 8 * stride + bx * 8, stride,
+                           dst[c] + (m * lay.vs[c] + by) * dst_row[c] + bx * 64)
+
+
 def transform(const uint8[:, :, ::1] src, bint to_ycbcr, list sampling, list outs,
               Py_ssize_t mcu_row0, Py_ssize_t mcu_row1):
     """DCT coefficients of MCU rows ``mcu_row0:mcu_row1`` of every component, straight
@@ -258,73 +317,37 @@ def transform(const uint8[:, :, ::1] src, bint to_ycbcr, list sampling, list out
     (mcu_rows * v, mcu_cols * h, 64) array of component ``c``, of which this call writes
     its rows (threads can take disjoint MCU rows of one image).
     """
-    cdef Py_ssize_t h = src.shape[0], w = src.shape[1], nc = src.shape[2]
-    cdef Py_ssize_t n = len(sampling), c, k
+    cdef Py_ssize_t h = src.shape[0], w = src.shape[1], c, m
     if h < 1 or w < 1:
         raise ValueError(f"image must be at least 1x1, got {w}x{h}")
-    if n < 1 or n > 4 or len(outs) != n:
-        raise ValueError(f"need 1 to 4 components with one output each, got {n} and {len(outs)}")
-    if to_ycbcr and (nc < 3 or n != 3):
-        raise ValueError(f"YCbCr conversion needs 3+ input channels and 3 components, got {nc} -> {n}")
-    if n > nc:
-        raise ValueError(f"cannot take {n} components from {nc} channels")
-    cdef int hs[4]
-    cdef int vs[4]
-    cdef int fh[4]
-    cdef int fv[4]
-    cdef int hmax = 1, vmax = 1
-    for c in range(n):
-        hs[c], vs[c] = sampling[c]
-        if not (1 <= hs[c] <= 4 and 1 <= vs[c] <= 4):
-            raise ValueError(f"sampling factors must be 1..4, got {sampling[c]}")
-        hmax, vmax = max(hmax, hs[c]), max(vmax, vs[c])
-    for c in range(n):
-        fh[c], fv[c] = hmax // hs[c], vmax // vs[c]
-        if fh[c] * hs[c] != hmax or fv[c] * vs[c] != vmax:
-            raise ValueError(f"sampling factors {sampling} are not integer ratios")
-    cdef Py_ssize_t mcu_w = 8 * hmax, mcu_h = 8 * vmax
-    cdef Py_ssize_t mcu_cols = (w + mcu_w - 1) // mcu_w, mcu_rows = (h + mcu_h - 1) // mcu_h
-    cdef Py_ssize_t pad_w = mcu_cols * mcu_w
+    cdef _Layout lay
+    _layout(&lay, sampling, src.shape[2], to_ycbcr, len(outs))
+    cdef Py_ssize_t mcu_cols = (w + lay.mcu_w - 1) // lay.mcu_w, mcu_rows = (h + lay.mcu_h - 1) // lay.mcu_h
+    cdef Py_ssize_t pad_w = mcu_cols * lay.mcu_w
     if not 0 <= mcu_row0 <= mcu_row1 <= mcu_rows:
         raise ValueError(f"MCU rows {mcu_row0}:{mcu_row1} outside 0:{mcu_rows}")
     cdef float* dst[4]
     cdef Py_ssize_t dst_row[4]  # floats per block row of each output
     cdef float[:, :, ::1] view
     held = []  # the outputs' buffers stay exported (unresizable) while the loop writes
-    for c in range(n):
+    for c in range(lay.n):
         view = outs[c]
         held.append(view)
-        if view.shape[0] != mcu_rows * vs[c] or view.shape[1] != mcu_cols * hs[c] or view.shape[2] != 64:
+        if view.shape[0] != mcu_rows * lay.vs[c] or view.shape[1] != mcu_cols * lay.hs[c] or view.shape[2] != 64:
             raise ValueError(
-                f"output {c} has shape {np.shape(outs[c])}, needs {(mcu_rows * vs[c], mcu_cols * hs[c], 64)}"
+                f"output {c} has shape {np.shape(outs[c])}, needs {(mcu_rows * lay.vs[c], mcu_cols * lay.hs[c], 64)}"
             )
         dst[c] = &view[0, 0, 0]
         dst_row[c] = view.shape[1] * 64
     # One MCU row of full-size planes, and room for one component downsampled.
-    cdef uint8* planes = <uint8*>malloc(n * mcu_h * pad_w)
-    cdef uint8* small = <uint8*>malloc(mcu_h * pad_w)
+    cdef uint8* planes = <uint8*>malloc(lay.n * lay.mcu_h * pad_w)
+    cdef uint8* small = <uint8*>malloc(lay.mcu_h * pad_w)
     if planes == NULL or small == NULL:
         free(planes)
         free(small)
         raise MemoryError()
-    cdef Py_ssize_t m, r, i, by, bx, oh, ow, stride
-    cdef const uint8* plane
     with nogil:
         for m in range(mcu_row0, mcu_row1):
-            for r in range(mcu_h):
-                # Rows below the image repeat its last row, as libjpeg pads partial MCUs.
-                i = min(m * mcu_h + r, h - 1)
-                _plane_rows(&src[i, 0, 0], nc, w, pad_w, n, to_ycbcr, planes + r * pad_w, mcu_h * pad_w)
-            for c in range(n):
-                plane = planes + c * mcu_h * pad_w
-                stride = pad_w
-                if fh[c] != 1 or fv[c] != 1:
-                    oh, ow = mcu_h // fv[c], pad_w // fh[c]
-                    _downsample_rows(plane, pad_w, oh, ow, fh[c], fv[c], small, ow)
-                    plane, stride = small, ow
-                for by in range(vs[c]):
-                    for bx in range(stride // 8):
-                        _dct_block(plane + by * 8 * stride + bx * 8, stride,
-                                   dst[c] + (m * vs[c] + by) * dst_row[c] + bx * 64)
+            _mcu_row(src, to_ycbcr, &lay, m, pad_w, planes, small, dst, dst_row)
     free(planes)
     free(small)

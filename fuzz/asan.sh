@@ -8,6 +8,5 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 CFLAGS="-fsanitize=address -fno-omit-frame-pointer -O1 -g" LDFLAGS="-fsanitize=address" \
     python setup.py -q build_ext --build-lib "$work/lib" --build-temp "$work/tmp" >/dev/null
-module="$(find "$work/lib" -name '_native*.so' | head -n 1)"
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
-    python fuzz/fuzz_native.py --seconds "$seconds" --module "$module"
+    python fuzz/fuzz_native.py --seconds "$seconds" --lib "$work/lib"

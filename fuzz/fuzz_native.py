@@ -1,6 +1,6 @@
 """Randomized fuzzing of the native kernels, meant to run under AddressSanitizer.
 
-    python fuzz/fuzz_native.py --seconds 60 [--module path/to/_native.so] [--seed N]
+    python fuzz/fuzz_native.py --seconds 60 [--lib path/to/build/lib] [--seed N]
 
 Each iteration builds random (often degenerate) arguments: empty, 1x1 and odd shapes,
 views that are not contiguous, wrong dtypes, mismatched shapes, random edges and tables.
@@ -12,11 +12,13 @@ AddressSanitizer report) fails the run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.machinery
 import importlib.util
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -26,16 +28,34 @@ from references import reference_transform, reference_upsample  # noqa: E402
 EXPECTED = (ValueError, TypeError, IndexError, BufferError)
 
 
-def load(path: str | None):
-    if path is None:
-        from pillow_msroi import _native
+#: Every kernel module, by its import name (setup.py's KERNELS).
+MODULES = (
+    "pillow_msroi._stretch_cy",
+    "pillow_msroi._blend_cy",
+    "pillow_msroi._dct._transform_cy",
+    "pillow_msroi._dct._quantize_cy",
+    "pillow_msroi._dct._entropy_cy",
+)
 
-        return _native
-    loader = importlib.machinery.ExtensionFileLoader("pillow_msroi._native", path)
-    spec = importlib.util.spec_from_file_location("pillow_msroi._native", path, loader=loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+
+def load(lib: str | None) -> SimpleNamespace:
+    """All kernels in one namespace: from the installed package, or from the extension
+    files of a build folder (``lib``: setup.py's --build-lib, e.g. an ASan build)."""
+    kernels: dict[str, object] = {}
+    files = []
+    for name in MODULES:
+        if lib is None:
+            module = importlib.import_module(name)
+        else:
+            stem = Path(lib, *name.split("."))
+            path = next(iter(stem.parent.glob(stem.name + ".*.so")), None) or next(stem.parent.glob(stem.name + ".*"))
+            loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+            spec = importlib.util.spec_from_file_location(name, str(path), loader=loader)
+            module = importlib.util.module_from_spec(spec)
+            loader.exec_module(module)
+        files.append(module.__file__)
+        kernels.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+    return SimpleNamespace(**kernels, files=files)
 
 
 def odd_array(rng, shape, dtype):
@@ -61,7 +81,7 @@ def one(rng, nat) -> None:
     sh, sw = (int(v) for v in rng.integers(0, 12, 2))
     oh, ow = (int(v) for v in rng.integers(-1, 60, 2))
     src = odd_array(rng, (sh, sw), np.float32)
-    which = rng.integers(0, 6)
+    which = rng.integers(0, 7)
     try:
         if which == 0:
             got = nat.upsample_bilinear(src, oh, ow)
@@ -90,6 +110,8 @@ def one(rng, nat) -> None:
             fuzz_transform(rng, nat)
         elif which == 5:
             fuzz_count_scan(rng, nat)
+        elif which == 6:
+            fuzz_quantize(rng, nat)
         else:
             c = int(rng.integers(1, 5))
             lc = c + int(rng.integers(0, 2))
@@ -164,20 +186,44 @@ def fuzz_count_scan(rng, nat) -> None:
     np.testing.assert_array_equal(parts, whole)
 
 
+def fuzz_quantize(rng, nat) -> None:
+    """Random blocks, tables (some invalid), weights and prices: every level is the rounded
+    value or a smaller magnitude of the same sign, DC always rounded, padding blocks DC only."""
+    rows, cols = int(rng.integers(0, 5)), int(rng.integers(0, 5))
+    coef = (rng.standard_normal((rows, cols, 64)) * rng.choice([1.0, 50.0, 3000.0])).astype(np.float32)
+    qtable = rng.integers(0 if rng.random() < 0.05 else 1, 256, 64 + int(rng.random() < 0.05)).astype(np.uint16)
+    weight = np.where(rng.random((rows, cols)) < 0.1, -1.0, rng.random((rows, cols))).astype(np.float32)
+    bits = rng.uniform(1, 16, 256 + int(rng.random() < 0.05)).astype(np.float32)
+    base, scale = float(rng.uniform(-0.1, 2)), float(rng.uniform(0, 50))
+    out = np.full((rows, cols + int(rng.random() < 0.05), 64), 99, np.int16)
+    coef_in = odd_array(rng, coef.shape, np.float32) if rng.random() < 0.05 else coef
+    nat.quantize_rd(coef_in, qtable, weight, base, scale, bits, out)
+    zz = np.asarray(qtable, np.float64)[nat.ZIGZAG]
+    x = np.asarray(coef_in, np.float64) / zz
+    rounded = np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), -1023, 1023)
+    rounded[..., 0] = np.clip(np.sign(x[..., 0]) * np.floor(np.abs(x[..., 0]) + 0.5), -1024, 1023)
+    # Float32 rounding in the kernel may flip a value within 1e-3 of a half step.
+    near_half = np.abs(np.abs(x) - np.floor(np.abs(x)) - 0.5) < 1e-3
+    ok = ((np.abs(out) <= np.abs(rounded)) & ((out == 0) | (np.sign(out) == np.sign(rounded)))) | near_half
+    assert ok.all()
+    assert (np.equal(out[..., 0], rounded[..., 0]) | near_half[..., 0]).all()
+    assert not out[weight < 0][:, 1:].any()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--module", help="path of a _native extension to load (e.g. an ASan build)")
+    parser.add_argument("--lib", help="build folder of the extensions to load (e.g. an ASan build)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    nat = load(args.module)
+    nat = load(args.lib)
     rng = np.random.default_rng(args.seed)
     end = time.monotonic() + args.seconds
     count = 0
     while time.monotonic() < end:
         one(rng, nat)
         count += 1
-    print(f"fuzz_native: {count} cases in {args.seconds:g} s, no failure ({nat.__file__})")
+    print(f"fuzz_native: {count} cases in {args.seconds:g} s, no failure ({', '.join(nat.files)})")
     return 0
 
 

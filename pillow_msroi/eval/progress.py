@@ -15,12 +15,10 @@ class Progress:
 
     def update(self, done: int, note: str = "") -> None:
         elapsed = time.monotonic() - self.start
-        left = elapsed / done * (self.total - done) if done else 0.0
+        # No estimate before the first step is done: nothing is known of its pace yet.
+        left = f"~{_clock(elapsed / done * (self.total - done))}" if done else "--:--"
         bar = "#" * (20 * done // max(self.total, 1))
-        line = (
-            f"{self.label} [{bar:<20}] {done}/{self.total} {_clock(elapsed)} elapsed, "
-            f"~{_clock(left)} left {note}"
-        )
+        line = f"{self.label} [{bar:<20}] {done}/{self.total} {_clock(elapsed)} elapsed, {left} left {note}"
         if self.tty:
             sys.stderr.write("\r" + line[:150].ljust(150))
         else:

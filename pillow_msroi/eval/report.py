@@ -42,8 +42,10 @@ def write_summary(rows: Sequence[dict[str, Any]], path: Path, meta: Sequence[str
     """summary.md: means per encoder and quality, then paired deltas at equal bytes."""
     lines = ["# Benchmark: semantic JPEG against plain JPEG at equal bytes", ""]
     lines += [f"{m}  " for m in meta] + [""] if meta else []
+    semantic_names = sorted({r["matched_to"] for r in rows if r["role"] == "matched"})
     lines += [
-        "Every semantic file (`blend-*`) sets a byte target; each competitor is re-encoded at "
+        f"Every semantic file ({', '.join(f'`{n}`' for n in semantic_names) or 'none in this run'}) "
+        "sets a byte target; each competitor is re-encoded at "
         "the highest quality whose file is no larger (rows `COMPETITOR@SEMANTIC`), so in every "
         "pair below the competitor has at most the semantic file's bytes. Metrics are on luma "
         "except `psnr_rgb`; `roi_psnr` is PSNR weighted by the run's map. mozjpeg runs with "
@@ -125,6 +127,16 @@ def _pyplot() -> Any:
 
     return plt
 
+def encoder_colours(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """A colour per distinct name, in order: the 20 of matplotlib's tab20, dark shades
+    first, so that no two of up to 20 encoders share one (the registry has 13)."""
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab20"].colors
+    order = [*palette[0::2], *palette[1::2]]
+    return {name: order[i % len(order)] for i, name in enumerate(dict.fromkeys(names))}
+
+
 def write_plots(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     """rd_METRIC.png (bits per pixel against the metric, mean over images, one line per
     encoder over its qualities) and deltas_METRIC.png (per-image delta of each semantic
@@ -132,8 +144,7 @@ def write_plots(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     plt = _pyplot()
     written = []
     # One colour per encoder in every figure, in registry order (matched rows never plot).
-    names = list(dict.fromkeys([*ENCODERS, *(r["encoder"] for r in rows if r["role"] != "matched")]))
-    colour = {name: f"C{i % 10}" for i, name in enumerate(names)}
+    colour = encoder_colours([*ENCODERS, *(r["encoder"] for r in rows if r["role"] != "matched")])
     direct = [r for r in rows if r["role"] in ("main", "curve") and r["bytes"]]
     by_encoder: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in direct:
@@ -171,7 +182,8 @@ def write_plots(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
         ax.set_xticks(np.arange(len(images)), [Path(i).stem for i in images], rotation=90, fontsize=7)
         ax.set_ylabel(f"delta {m} vs {REFERENCE} at equal bytes")
         ax.set_title(f"{m}: per-image delta vs plain JPEG at equal bytes (mean over main qualities)", fontsize=10)
-        ax.legend(fontsize=7, ncol=4)
+        # Beside the axes, never over the bars.
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         written.append(_save(fig, out / f"deltas_{m}.png", plt))
     return written
 

@@ -268,3 +268,25 @@ def test_min_side_is_what_the_metrics_need() -> None:
     from pillow_msroi.eval import metrics
 
     assert runner.MIN_SIDE == metrics.MS_SSIM_MIN_SIDE
+
+
+def test_every_registered_encoder_has_its_own_colour() -> None:
+    colours = report.encoder_colours(list(encoders.ENCODERS))
+    assert len(colours) == len(encoders.ENCODERS)
+    assert len(set(colours.values())) == len(colours)
+
+
+def test_progress_gives_no_estimate_before_the_first_step(capsys) -> None:
+    from pillow_msroi.eval.progress import Progress
+
+    bar = Progress(6, "bench")
+    bar.update(0, "first.png")
+    err = capsys.readouterr().err
+    assert "--:-- left" in err and "~00:00" not in err
+
+
+def test_summary_names_every_semantic_encoder(images: Path, tmp_path: Path) -> None:
+    out = runner.run_bench(images, tmp_path, qualities=(50,), curve_qualities=(), map_kind="centre",
+                           limit=1, encoders=["dct", "blend-r3"], plots=False, progress=False)  # fmt: skip
+    text = (out / "summary.md").read_text()
+    assert "Every semantic file (`blend-r3`, `dct`)" in text

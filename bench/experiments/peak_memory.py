@@ -1,6 +1,6 @@
 """Peak extra memory of one semantic save of a large image, in a fresh process.
 
-Usage: python bench/peak_memory.py WIDTH HEIGHT [--method=auto|dct|blend] [--plain]
+Usage: python bench/experiments/peak_memory.py WIDTH HEIGHT [--method=auto|dct|blend] [--plain]
 
 Prints a JSON line: the image's RGB bytes, the process's resident memory before the save
 and the peak during it (Linux VmHWM, reset just before the save through clear_refs), and

@@ -1,6 +1,6 @@
 """How much to flatten the network's map for the encoder: the sweep behind ``roi.ENCODING_GAMMA``.
 
-    python bench/encoding_gamma.py [--osie DIR] [--images 60] [--powers 1 0.3 0.2 0.1] [--seed 7]
+    python bench/experiments/encoding_gamma.py [--osie DIR] [--images 60] [--powers 1 0.3 0.2 0.1] [--seed 7]
 
 On a seeded sample of OSIE *training* images (the validation split stays for
 fixation_psnr.py), every power p encodes with the network's small map, normalized and
@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from fixation_psnr import decoded, osie_case, plain  # bench/ is on the path: the script's own folder
-from kodak import shared_dir
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for kodak.py
+from fixation_psnr import decoded, osie_case, plain  # noqa: E402 - the script's own folder
+from kodak import shared_dir  # noqa: E402
 
 import pillow_msroi
 from pillow_msroi import _budget as budget

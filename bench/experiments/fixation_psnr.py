@@ -1,6 +1,6 @@
 """Fixation-weighted PSNR on OSIE at equal bytes: dct and blend against plain JPEG.
 
-    python bench/fixation_psnr.py [--osie DIR] [--quality 30 50 75] [--limit N]
+    python bench/experiments/fixation_psnr.py [--osie DIR] [--quality 30 50 75] [--limit N]
 
 For every validation image (the training recipe's seeded 200) and quality, the semantic
 file (budget: plain Pillow JPEG at that quality) is compared with plain JPEG re-encoded at
@@ -27,7 +27,8 @@ from pillow_msroi.eval.osie import OsieImage, load_osie, osie_split
 from pillow_msroi.eval.results import bootstrap_ci
 from pillow_msroi.eval.saliency import centre_gaussian, fixation_density
 
-from kodak import shared_dir  # bench/ is on the path: the script's own folder
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for kodak.py
+from kodak import shared_dir  # noqa: E402
 
 
 def plain(image: Image.Image, quality: int) -> bytes:
