@@ -458,9 +458,9 @@ def compress_one(
     t0 = time.perf_counter()
     row = {"input": job.source, "output": job.output, "quality": options.quality}
     try:
-        in_bytes = storage.size(job.source)
         if not force and storage.exists(job.output):
-            return Row(**row, status="skipped", input_bytes=in_bytes, bytes=storage.size(job.output))
+            return skipped_row(job, storage.size(job.output), options.quality)
+        in_bytes = storage.size(job.source)
         with storage.open_input(job.source) as fp:
             im, info = open_image(fp, job.source, options.max_pixels)
         try:
@@ -490,6 +490,11 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, WriteError):
         return exc.strerror + (f": {exc.filename}" if exc.filename else "")
     return str(exc)
+
+
+def skipped_row(job: Job, size: int | None, quality: int | None = None) -> Row:
+    """The row of a job whose output existed (and ``force`` was not given)."""
+    return Row(input=job.source, output=job.output, status="skipped", bytes=size, quality=quality)
 
 
 def failed_row(job: Job, error: BaseException | str, quality: int | None = None) -> Row:

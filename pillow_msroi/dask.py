@@ -128,6 +128,21 @@ class FsspecStorage:
             raise
 
 
+def _existing(outputs: list[str], storage_options: dict[str, Any] | None) -> set[str]:
+    """Which of ``outputs`` exist: local files one by one, the others by one listing of
+    the folder they share (one request to an object store, not one per file)."""
+    found = {o for o in outputs if "://" not in o and os.path.exists(o)}
+    remote = [o for o in outputs if "://" in o]
+    if remote:
+        _, fsspec = _require()
+        fs, _ = fsspec.core.url_to_fs(remote[0], **(storage_options or {}))
+        paths = [fs._strip_protocol(u) for u in remote]
+        root = posixpath.dirname(paths[0]) if len(paths) == 1 else posixpath.commonpath(paths)
+        listed = fs.find(root) if fs.isdir(root) else []
+        found |= {fs.unstrip_protocol(p) for p in listed} & set(remote)
+    return found
+
+
 def _task(job: Job, options: SaveOptions, force: bool, storage_options: dict[str, Any] | None) -> Row:
     # Write errors raise, so that Dask retries the task; input errors are the row's.
     return batch.compress_one(job, options, force=force, storage=FsspecStorage(storage_options), raise_write_errors=True)
@@ -157,10 +172,19 @@ def run(
                 msg = "no Dask client: pass client= or scheduler= (an address such as tcp://host:8786), or make a Client first"
                 raise ValueError(msg) from exc
     jobs = list(jobs)
+    if not force:
+        # Decided here, not in the tasks: a task that wrote its file on a worker that then
+        # died is run again, and must write again rather than report "skipped".
+        existing = _existing([j.output for j in jobs], storage_options)
+        storage = FsspecStorage(storage_options)
+        for job in jobs:
+            if job.output in existing:
+                yield batch.skipped_row(job, storage.size(job.output), options.quality)
+        jobs = [j for j in jobs if j.output not in existing]
     run_id = uuid.uuid4().hex[:8]
     try:
         futures = client.map(
-            _task, jobs, options=options, force=force, storage_options=storage_options,
+            _task, jobs, options=options, force=True, storage_options=storage_options,
             retries=retries, pure=False, key=[f"msroi-compress-{run_id}-{i}" for i in range(len(jobs))],
         )
         index = {f.key: i for i, f in enumerate(futures)}
