@@ -43,7 +43,7 @@ def test_without_a_client_the_error_says_what_to_do(tmp_path):
 def client():
     dask_helpers.register()
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
     ) as cluster, distributed.Client(cluster) as c:
         c.register_plugin(dask_helpers.RegisterFileSystems())
         yield c
