@@ -161,7 +161,8 @@ class LocalFileSystem:
 
     def find(self, path: str) -> list[str]:
         found = []
-        for root, dirs, files in os.walk(path, followlinks=True):
+        # Linked folders are not followed (a link to a parent would never end).
+        for root, dirs, files in os.walk(path):
             dirs.sort()
             found.extend(os.path.join(root, f) for f in files)
         return found
@@ -172,7 +173,7 @@ class LocalFileSystem:
 
 LOCAL = LocalFileSystem()
 #: ``resolve(text) -> (filesystem, path, url_of)``: where an input or output lives.
-Resolver = Callable[[str], "tuple[Any, str, Callable[[str], str]]"]
+Resolver = Callable[[str], tuple[FileSystem, str, Callable[[str], str]]]
 
 
 def resolve_local(text: str) -> tuple[Any, str, Callable[[str], str]]:
