@@ -546,9 +546,9 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
             break
         except FileExistsError:
             continue
+    os.close(fd)
     try:
-        os.fchmod(fd, mode)
-        os.close(fd)
+        os.chmod(tmp, mode)  # not os.fchmod: Windows lacks it before Python 3.13
         yield tmp
         os.replace(tmp, target)
     except BaseException:
