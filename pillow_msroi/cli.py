@@ -197,11 +197,14 @@ def _compress(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise CliError(f"--manifest {args.manifest}: cannot write ({exc.strerror or exc})") from exc
         manifest = batch.Manifest(manifest_file, batch.manifest_format(args.manifest)) if manifest_file else None
-        for row in rows:
-            summary.add(row)
-            progress(row)
-            if manifest is not None:
-                manifest.write(row)
+        try:
+            for row in rows:
+                summary.add(row)
+                progress(row)
+                if manifest is not None:
+                    manifest.write(row)
+        except (OSError, ValueError) as exc:  # the cluster cannot be reached, say
+            raise CliError(str(exc)) from exc
     finally:
         progress.close()
         if manifest_file is not None:

@@ -164,7 +164,11 @@ def run(
     own = None
     if client is None:
         if scheduler is not None:
-            own = client = distributed.Client(scheduler)
+            try:
+                own = client = distributed.Client(scheduler)
+            except OSError as exc:
+                msg = f"cannot reach the Dask scheduler at {scheduler} ({exc}); is it running, and is the address right?"
+                raise OSError(msg) from exc
         else:
             try:
                 client = distributed.get_client()

@@ -149,3 +149,14 @@ def test_writes_to_other_filesystems_are_all_or_nothing(monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         storage.write("memory:///w/b.jpg", b"never seen")
     assert fs.find("/w") == ["/w/a.jpg"]  # neither b.jpg nor its temporary key
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    import dask
+
+    (tmp_path / "a.png").write_bytes(_png(1))
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code = cli.main(["compress", str(tmp_path / "a.png"), "--out-dir", str(tmp_path / "out"), "--dask", "tcp://127.0.0.1:1"])
+    assert code == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
