@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Encoded:
     """A semantic JPEG and how it was made."""
 
@@ -30,6 +30,16 @@ class Encoded:
     method: str
     #: method="dct": price of a bit where the map is 0, in squared DC steps; else None.
     strength: float | None = None
+
+    def __repr__(self) -> str:
+        # The file and the level map are shown by size: printing a result must not dump
+        # a hundred kilobytes of JPEG.
+        h, w = self.level_map.shape
+        return (
+            f"Encoded(data=<{len(self.data):,} bytes>, quality={self.quality!r}, budget={self.budget!r}, "
+            f"plain_bytes={self.plain_bytes!r}, level_map=<{w}x{h} {self.level_map.dtype}>, layers={self.layers!r}, "
+            f"encodes={self.encodes!r}, rule={self.rule!r}, method={self.method!r}, strength={self.strength!r})"
+        )
 
     @property
     def fallback(self) -> bool:

@@ -1,34 +1,64 @@
 """``msroi``: compress images semantically, and show the network's maps, from the shell.
 
-Outputs are written atomically (temporary file in the target folder, then rename), so an
-error or Ctrl-C never leaves a half file, and an input is never overwritten without
-``--force``.
+``compress`` is a thin layer over ``pillow_msroi._batch`` (and :mod:`pillow_msroi.dask`
+with ``--dask``): finding files, naming outputs, the atomic write and the manifest rows
+live there, usable from Python as well.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from . import __version__
-from ._api import encode_details
-from ._maps import MAP_MODES, as_map_array
-from ._modes import is_wide, wide_to_l
-from ._options import DEFAULT_METHOD, DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, METHODS
-from ._roi import KINDS, roi_map
+from . import _batch as batch
+from ._batch import atomic_output
+from ._maps import prepare_map
+from ._options import DEFAULT_METHOD, DEFAULT_QUALITY, DEFAULT_RULE, DEFAULT_SLACK, MAX_SLACK, METHODS
+from ._roi import ENCODING_GAMMA, KINDS, encoding_map, roi_map
+from ._stretch_cy import upsample_bilinear
 from .eval import cli as eval_cli
 
-
 class CliError(Exception):
-    """A problem with one input or output, reported and skipped."""
+    """A problem with the arguments or one output, reported with exit status 2."""
+
+
+def _bounded(kind: Callable[[str], Any], lo: float | None, hi: float | None, what: str) -> Callable[[str], Any]:
+    """An argparse type: ``kind`` of the text, within lo..hi, else a message saying so."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi) or value != value:
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+
+    return parse
+
+
+def _jpeg_name(text: str) -> str:
+    try:
+        return batch.check_output_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _manifest_name(text: str) -> str:
+    try:
+        batch.manifest_format(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,165 +66,155 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("compress", help="encode images as semantic JPEGs")
-    c.add_argument("inputs", nargs="+", metavar="IN", help="images Pillow can open")
+    c = sub.add_parser(
+        "compress", help="encode images, folders and glob patterns as semantic JPEGs",
+        description="Encode images as semantic JPEGs. Outputs that exist are skipped (pass --force), so an "
+        "interrupted run resumes; the exit status is 0 only if no file failed.",
+    )
+    c.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders (their images; -r: subfolders too) and glob patterns such as 'photos/**/*.png'")
+    c.add_argument("-r", "--recursive", action="store_true", help="take the images of folders' subfolders too")
     dest = c.add_mutually_exclusive_group(required=True)
-    dest.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
-    dest.add_argument("--out-dir", metavar="DIR", help="folder for the outputs, named IN's stem + .jpg")
-    c.add_argument("--quality", type=int, default=DEFAULT_QUALITY, help="quality of the plain JPEG that sets the byte budget (default %(default)s)")
+    dest.add_argument("-o", "--output", metavar="OUT", type=_jpeg_name, help="output file (one input only), named .jpg, .jpeg, .jpe or .jfif")
+    dest.add_argument("--out-dir", metavar="DIR", help="folder for the outputs (created), mirroring the input folders, named with .jpg")
+    c.add_argument("--quality", type=_bounded(int, 1, 100, "an integer quality 1..100"), default=DEFAULT_QUALITY, help="quality of the plain JPEG that sets the byte budget, 1..100 (default %(default)s)")
     c.add_argument("--rule", type=int, choices=range(1, 7), help=f"selection rule 1..6 of the blend (default {DEFAULT_RULE}; implies --method blend under auto)")
-    c.add_argument("--slack", type=float, default=DEFAULT_SLACK, help="extra bytes allowed over plain JPEG, as a fraction (default %(default)s)")
+    c.add_argument("--slack", type=_bounded(float, 0.0, MAX_SLACK, f"a fraction 0..{MAX_SLACK:g}"), default=DEFAULT_SLACK, help="extra bytes allowed over plain JPEG, as a fraction (default %(default)s)")
     c.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS, help="encoding method (default %(default)s: dct where it applies)")
     c.add_argument("--map", metavar="MAP", help="region-of-interest map image (one input only); default: the MSROI network")
-    c.add_argument("--subsampling", choices=("4:4:4", "4:2:2", "4:2:0"), help="chroma subsampling (default: Pillow's)")
+    c.add_argument("--subsampling", choices=batch.SUBSAMPLINGS, help="chroma subsampling (default: Pillow's)")
     c.add_argument("--optimize", action="store_true", help="optimized Huffman tables")
     c.add_argument("--progressive", action="store_true", help="progressive JPEG")
-    c.add_argument("--force", action="store_true", help="allow overwriting an input file")
+    c.add_argument("--force", action="store_true", help="overwrite existing outputs (and allow an output to be an input)")
     c.add_argument(
-        "--max-pixels", type=int, metavar="N",
+        "--max-pixels", type=_bounded(int, 1, None, "a positive number of pixels"), metavar="N",
         help=f"largest input accepted, in pixels (default: Pillow's decompression-bomb limit, {Image.MAX_IMAGE_PIXELS:,})",
     )
-    m = sub.add_parser("map", help="save the MSROI network's map of an image (and a heat-map overlay)")
+    c.add_argument("-j", "--jobs", type=_bounded(int, 1, None, "a positive number of processes"), metavar="N",
+                   help=f"worker processes, each loading the network once (default: the CPU count, {os.cpu_count()})")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary; errors are still printed")
+    c.add_argument("--manifest", metavar="FILE", type=_manifest_name,
+                   help="write one row per file (input, output, status, bytes, plain JPEG bytes, quality, method, seconds, error) to FILE.csv or FILE.jsonl")
+    c.add_argument("--dask", metavar="SCHEDULER", help="run on a Dask cluster (address such as tcp://host:8786; needs pillow-msroi[dask]); IN and --out-dir may be fsspec URLs (s3://...)")
+    m = sub.add_parser(
+        "map", help="save the map the encoder uses for an image (or the network's raw map) and a heat-map overlay",
+        description=f"Save the region-of-interest map of an image as an 8-bit grey image. By default it is the map "
+        f"the encoder uses: the network's map raised to the power {ENCODING_GAMMA} and normalized, stretched to the "
+        "image; --raw saves the network's own map instead (sharply peaked, mostly dark).",
+    )
     m.add_argument("input", metavar="IN", help="an image Pillow can open")
     m.add_argument("-o", "--output", metavar="MAP", required=True, help="the map as an 8-bit grey image (PNG by its name)")
     m.add_argument("--overlay", metavar="OVERLAY", help="also save the map as a heat map over the photo")
+    m.add_argument("--raw", action="store_true", help="the network's raw map (as roi_map() returns it) instead of the encoding map")
     m.add_argument("--kind", default="default", choices=KINDS, help="which map of the network (default: the model's default)")
-    m.add_argument("--alpha", type=float, default=0.5, help="opacity of the heat map in the overlay, 0..1 (default %(default)s)")
+    m.add_argument("--alpha", type=_bounded(float, 0.0, 1.0, "an opacity 0..1"), default=0.5, help="opacity of the heat map in the overlay, 0..1 (default %(default)s)")
     m.add_argument("--force", action="store_true", help="allow overwriting the input file")
-    m.add_argument("--max-pixels", type=int, metavar="N", help="largest input accepted, in pixels (default: Pillow's limit)")
+    m.add_argument("--max-pixels", type=_bounded(int, 1, None, "a positive number of pixels"), metavar="N", help="largest input accepted, in pixels (default: Pillow's limit)")
     c.set_defaults(func=_compress)
     m.set_defaults(func=_map)
     eval_cli.add_parsers(sub)
     return parser
 
 
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+def _options(args: argparse.Namespace) -> batch.SaveOptions:
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def _jpeg_ready(im: Image.Image) -> Image.Image:
-    """Images JPEG cannot hold as they are (alpha, palette, 16-bit) become RGB or L."""
-    if im.mode in ("1", "L", "RGB", "CMYK", "YCbCr"):
-        return im
-    if is_wide(im.mode):
-        return wide_to_l(im)
-    if "A" in im.getbands() or im.mode == "P" and "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("L" if im.mode == "LA" else "RGB")
-    return im.convert("RGB")
-
-
-def _targets(args: argparse.Namespace) -> list[tuple[Path, Path]]:
-    inputs = [Path(p) for p in args.inputs]
-    if args.output is not None:
-        if len(inputs) != 1:
-            raise CliError("-o/--output takes one input; use --out-dir for several")
-        pairs = [(inputs[0], Path(args.output))]
-    else:
-        out_dir = Path(args.out_dir)
-        if not out_dir.is_dir():
-            raise CliError(f"--out-dir {out_dir} is not a folder; create it first")
-        pairs = [(p, out_dir / f"{p.stem}.jpg") for p in inputs]
-        names = [o for _, o in pairs]
-        if len(set(names)) != len(names):
-            raise CliError("two inputs would be written to the same output name; use separate runs")
-    if args.map is not None and len(inputs) != 1:
-        raise CliError("--map belongs to one image; pass one input with it")
-    resolved = {p.resolve() for p in inputs}
-    for _, out in pairs:
-        if out.resolve() in resolved and not args.force:
-            raise CliError(f"{out} is an input; refusing to overwrite it (pass --force)")
-    return pairs
-
-
-def _open(src: Path, max_pixels: int | None) -> tuple[Image.Image, dict]:
-    """Read an input fully; images above the decompression-bomb limit are refused.
-
-    Pillow itself only warns between its limit and twice that; the CLI refuses all of it
-    unless the user raises the limit, and checks the size before any pixel is decoded.
-    """
-    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-    try:
-        with Image.open(src) as opened:
-            pixels = opened.width * opened.height
-            if limit is not None and pixels > limit:
-                msg = (
-                    f"{src}: {opened.width}x{opened.height} is {pixels:,} pixels, more than the limit of "
-                    f"{limit:,} (Pillow's decompression-bomb guard); pass --max-pixels to allow it"
-                )
-                raise CliError(msg)
-            opened.load()
-            return _jpeg_ready(opened), dict(opened.info)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise CliError(f"{src}: cannot read as an image ({exc})") from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
-
-
-def _compress_one(src: Path, out: Path, args: argparse.Namespace, map_) -> str:
-    im, info = _open(src, args.max_pixels)
-    jpeg = {k: info[k] for k in ("exif", "icc_profile", "dpi") if info.get(k)}
-    if args.subsampling:
-        jpeg["subsampling"] = args.subsampling
-    if args.optimize:
-        jpeg["optimize"] = True
-    if args.progressive:
-        jpeg["progressive"] = True
-    try:
-        result = encode_details(
-            im, quality=args.quality, map=map_, rule=args.rule, slack=args.slack, method=args.method, **jpeg
+        map_ = batch.read_map(args.map) if args.map is not None else None
+        return batch.SaveOptions(
+            quality=args.quality, method=args.method, rule=args.rule, slack=args.slack, map=map_,
+            subsampling=args.subsampling, optimize=args.optimize, progressive=args.progressive,
+            max_pixels=args.max_pixels,
         )
-    except (ValueError, TypeError, OSError) as exc:
-        raise CliError(f"{src}: {exc}") from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise CliError(f"--map {args.map}: {exc}" if args.map is not None else str(exc)) from exc
+
+
+def _plan(args: argparse.Namespace, options: batch.SaveOptions) -> tuple[list[batch.Job], Iterator[batch.Row]]:
     try:
-        write_atomic(out, result.data)
-    except OSError as exc:
-        raise CliError(f"{out}: cannot write ({exc.strerror or exc})") from exc
-    size = len(result.data)
-    change = 100.0 * (size - result.plain_bytes) / result.plain_bytes
-    final = f"q{result.quality}" if result.quality is not None else "plain (nothing smaller fit)"
-    return f"{src} -> {out}: {size:,} bytes, plain JPEG q{args.quality} {result.plain_bytes:,} ({change:+.1f} %), final {final}"
+        if args.dask is not None:
+            if args.jobs is not None:
+                raise CliError("--jobs is for local processes; with --dask the cluster's workers do the work")
+            if args.out_dir is None:
+                raise CliError("--dask writes to --out-dir (a folder or an fsspec URL such as s3://bucket/out)")
+            from . import dask as msroi_dask
+
+            jobs = msroi_dask.plan(args.inputs, args.out_dir, recursive=args.recursive, force=args.force)
+            _check_map(args, jobs)
+            return jobs, msroi_dask.run(jobs, options, scheduler=args.dask, force=args.force)
+        sources = batch.discover(args.inputs, recursive=args.recursive, exclude=args.out_dir)
+        jobs = batch.plan(sources, output=args.output, out_dir=args.out_dir, force=args.force)
+    except (batch.BatchError, ImportError) as exc:
+        raise CliError(str(exc)) from exc
+    _check_map(args, jobs)
+    return jobs, batch.run(jobs, options, processes=args.jobs, force=args.force)
+
+
+def _check_map(args: argparse.Namespace, jobs: list[batch.Job]) -> None:
+    if args.map is not None and len(jobs) != 1:
+        raise CliError(f"--map belongs to one image, but the inputs name {len(jobs)} files; pass one input with it")
+
+
+class _Progress:
+    """A tqdm bar with rate and ETA on a terminal (when tqdm is installed), one line per
+    file otherwise, nothing with --quiet.  Errors always go to stderr."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.done, self.quiet, self.bar = total, 0, quiet, None
+        if not quiet and sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+            except ImportError:  # the [cli] extra; plain lines do without it
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+    def __call__(self, row: batch.Row) -> None:
+        self.done += 1
+        if row.status == "failed":
+            message = f"msroi: error: {row.line()}"
+            if self.bar is not None:
+                self.bar.write(message, file=sys.stderr)
+            else:
+                print(message, file=sys.stderr, flush=True)
+        elif self.bar is None and not self.quiet:
+            print(f"[{self.done}/{self.total}] {row.line()}", flush=True)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _compress(args: argparse.Namespace) -> int:
-    pairs = _targets(args)
-    map_ = None
-    if args.map is not None:
+    options = _options(args)
+    jobs, rows = _plan(args, options)
+    summary = batch.Summary()
+    progress = _Progress(len(jobs), args.quiet)
+    t0 = time.perf_counter()
+    manifest_file = None
+    try:
+        if args.manifest is not None:
+            try:
+                Path(args.manifest).parent.mkdir(parents=True, exist_ok=True)
+                manifest_file = open(args.manifest, "w", newline="", encoding="utf-8")
+            except OSError as exc:
+                raise CliError(f"--manifest {args.manifest}: cannot write ({exc.strerror or exc})") from exc
+        manifest = batch.Manifest(manifest_file, batch.manifest_format(args.manifest)) if manifest_file else None
         try:
-            with Image.open(args.map) as m:
-                map_ = as_map_array(m if m.mode in MAP_MODES else m.convert("L"), "--map")
-        except OSError as exc:
-            raise CliError(f"--map {args.map}: cannot read as an image ({exc})") from exc
-        except ValueError as exc:
+            for row in rows:
+                summary.add(row)
+                progress(row)
+                if manifest is not None:
+                    manifest.write(row)
+        except (OSError, ValueError) as exc:  # the cluster cannot be reached, say
             raise CliError(str(exc)) from exc
-    failed = 0
-    for src, out in pairs:
-        try:
-            print(_compress_one(src, out, args, map_), flush=True)
-        except CliError as exc:
-            print(f"msroi: error: {exc}", file=sys.stderr, flush=True)
-            failed += 1
-    return 1 if failed else 0
+    finally:
+        progress.close()
+        if manifest_file is not None:
+            manifest_file.close()
+    summary.seconds = time.perf_counter() - t0
+    if not args.quiet:
+        print(f"msroi: {summary.text()}", flush=True)
+    return 1 if summary.failed else 0
 
 
 def heat_colors(values: np.ndarray) -> np.ndarray:
@@ -217,9 +237,17 @@ def _save_image_atomic(im: Image.Image, path: Path, label: str) -> None:
         raise CliError(f"{label} {path}: cannot write ({exc})") from exc
 
 
+def shown_map(im: Image.Image, kind: str = "default", raw: bool = False) -> np.ndarray:
+    """The map ``msroi map`` shows, float32 (height, width) in [0, 1]: by default the one
+    the encoder uses without a map (``encoding_map``, normalized and stretched over the
+    image bilinearly, as the encoder's kernels stretch it); ``raw``: ``roi_map()``."""
+    if raw:
+        return roi_map(im, kind=kind)
+    small = prepare_map(encoding_map(im, kind=kind), im.width, im.height)
+    return upsample_bilinear(small, im.height, im.width)
+
+
 def _map(args: argparse.Namespace) -> int:
-    if not 0.0 <= args.alpha <= 1.0:
-        raise CliError(f"--alpha must be in 0..1, got {args.alpha}")
     src = Path(args.input)
     outputs = [Path(args.output)] + ([Path(args.overlay)] if args.overlay else [])
     if len({o.resolve() for o in outputs}) != len(outputs):
@@ -230,14 +258,18 @@ def _map(args: argparse.Namespace) -> int:
     for out in outputs:  # checked before the network runs, so nothing is half done
         if Image.registered_extensions().get(out.suffix.lower()) is None:
             raise CliError(f"{out}: unknown image extension; use e.g. .png")
-    im, _ = _open(src, args.max_pixels)
     try:
-        roi = roi_map(im, kind=args.kind)
+        im, _ = batch.open_image(src, str(src), args.max_pixels)
+    except batch.InputError as exc:
+        raise CliError(f"{src}: {exc}") from exc
+    try:
+        roi = shown_map(im, args.kind, args.raw)
     except (ValueError, TypeError, OSError, ImportError) as exc:
         raise CliError(f"{src}: {exc}") from exc
     grey = Image.fromarray((roi * 255.0 + 0.5).astype(np.uint8), "L")
     _save_image_atomic(grey, outputs[0], "-o")
-    line = f"{src} -> {outputs[0]}: {args.kind} map, mean {float(roi.mean()):.3f}"
+    label = f"raw network map ({args.kind})" if args.raw else f"encoding map ({args.kind} network map ** {ENCODING_GAMMA})"
+    line = f"{src} -> {outputs[0]}: {label}, mean {float(roi.mean()):.3f}"
     if args.overlay:
         photo = np.asarray(im.convert("RGB"), dtype=np.float64)
         blended = (1.0 - args.alpha) * photo + args.alpha * heat_colors(roi)

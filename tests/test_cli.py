@@ -13,7 +13,10 @@ from imaging import centred_map, synthetic_rgb
 from PIL import Image
 
 import pillow_msroi
+from pillow_msroi import _maps as maps
+from pillow_msroi import _roi as roi
 from pillow_msroi import cli
+from pillow_msroi._stretch_cy import upsample_bilinear
 
 
 @pytest.fixture
@@ -73,13 +76,56 @@ def test_errors_leave_no_partial_output(inputs, tmp_path, capsys):
     bad.write_bytes(b"hello")
     out = tmp_path / "o.jpg"
     assert cli.main(["compress", str(bad), "-o", str(out), "--map", str(m)]) == 1
-    assert "cannot read as an image" in capsys.readouterr().err
-    assert not out.exists()
-    assert cli.main(["compress", str(src), "-o", str(tmp_path / "missing" / "o.jpg"), "--map", str(m)]) == 1
-    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m), "--quality", "0"]) == 1
-    assert "quality must be in 1..100" in capsys.readouterr().err
+    assert "cannot read as an image (not a format Pillow reads)" in capsys.readouterr().err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--quality", "0"], "argument --quality: 0 is not an integer quality 1..100"),
+        (["--quality", "high"], "argument --quality: 'high' is not an integer quality 1..100"),
+        (["--slack", "-0.1"], "argument --slack: -0.1 is not a fraction 0..10"),
+        (["--jobs", "0"], "argument -j/--jobs: 0 is not a positive number of processes"),
+        (["--max-pixels", "0"], "argument --max-pixels: 0 is not a positive number of pixels"),
+        (["--manifest", "rows.txt"], "name it .csv or .jsonl"),
+    ],
+)
+def test_arguments_are_checked_when_parsed(inputs, tmp_path, capsys, args, match):
+    (src, _), m = inputs
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["compress", str(src), "-o", str(tmp_path / "o.jpg"), "--map", str(m), *args])
+    assert exc.value.code == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "o.jpg").exists()
+
+
+@pytest.mark.parametrize("name", ["out.png", "out", "out.jpg.tmp"])
+def test_output_must_have_a_jpeg_name(inputs, tmp_path, capsys, name):
+    (src, _), m = inputs
+    with pytest.raises(SystemExit):
+        cli.main(["compress", str(src), "-o", str(tmp_path / name), "--map", str(m)])
+    assert "give it a JPEG name (.jpg, .jpeg, .jpe, .jfif)" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("name", ["out.JPG", "out.jpeg", "out.jpe", "out.jfif"])
+def test_every_jpeg_name_is_accepted(inputs, tmp_path, name):
+    (src, _), m = inputs
+    assert cli.main(["compress", str(src), "-o", str(tmp_path / name), "--map", str(m)]) == 0
+    with Image.open(tmp_path / name) as im:
+        assert im.format == "JPEG"
+
+
+def test_missing_output_folders_are_created(inputs, tmp_path):
+    paths, m = inputs
+    out = tmp_path / "a" / "b" / "o.jpg"
+    assert cli.main(["compress", str(paths[0]), "-o", str(out), "--map", str(m)]) == 0
+    assert out.is_file()
+    out_dir = tmp_path / "new" / "dir"
+    assert cli.main(["compress", str(paths[0]), "--out-dir", str(out_dir), "--map", str(m)]) == 0
+    assert (out_dir / "img0.jpg").is_file()
 
 
 def test_interrupt_removes_the_temporary_file(inputs, tmp_path, monkeypatch):
@@ -97,9 +143,12 @@ def test_interrupt_removes_the_temporary_file(inputs, tmp_path, monkeypatch):
 def test_argument_errors(inputs, tmp_path, capsys):
     paths, m = inputs
     assert cli.main(["compress", *map(str, paths), "-o", str(tmp_path / "x.jpg")]) == 2
-    assert "one input" in capsys.readouterr().err
-    assert cli.main(["compress", *map(str, paths), "--out-dir", str(tmp_path / "nope")]) == 2
-    assert cli.main(["compress", *map(str, paths), "--out-dir", str(tmp_path), "--map", str(m)]) == 2
+    assert "-o/--output takes one input, got 2 files" in capsys.readouterr().err
+    assert cli.main(["compress", *map(str, paths), "--out-dir", str(tmp_path / "o"), "--map", str(m)]) == 2
+    assert "--map belongs to one image" in capsys.readouterr().err
+    assert cli.main(["compress", str(tmp_path / "nothing.png"), "--out-dir", str(tmp_path / "o")]) == 2
+    assert "nothing.png: no such file or folder" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
     with pytest.raises(SystemExit):
         cli.main(["compress", str(paths[0]), "-o", "x.jpg", "--rule", "7"])
 
@@ -121,7 +170,7 @@ def test_full_disk_leaves_no_file_and_keeps_an_old_output(inputs, tmp_path, monk
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cli.os, "fsync", no_space)
-    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m)]) == 1
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m), "--force"]) == 1
     assert "No space left on device" in capsys.readouterr().err
     assert out.read_bytes() == b"previous result"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -163,22 +212,50 @@ def test_alpha_and_palette_inputs_are_flattened(tmp_path):
         assert im.mode == "RGB" and min(im.getpixel((5, 5))) > 240  # transparent -> white
 
 
-def test_map_command_writes_the_network_map_and_an_overlay(inputs, tmp_path, capsys):
+def test_map_command_writes_the_encoding_map_and_an_overlay(inputs, tmp_path, capsys):
     (src, _), _ = inputs
     out, overlay = tmp_path / "map.png", tmp_path / "overlay.png"
     assert cli.main(["map", str(src), "-o", str(out), "--overlay", str(overlay)]) == 0
     with Image.open(src) as im:
-        expected = pillow_msroi.roi_map(im.convert("RGB"))
-        photo = np.asarray(im.convert("RGB"), dtype=np.float64)
+        rgb = im.convert("RGB")
+        photo = np.asarray(rgb, dtype=np.float64)
+    # What the encoder uses without a map: the network's small map ** ENCODING_GAMMA,
+    # normalized, stretched over the image.
+    small = roi.encoding_map(rgb)
+    readout = roi.small_map(rgb).astype(np.float64)
+    flat = ((readout - readout.min()) / (readout.max() - readout.min())) ** roi.ENCODING_GAMMA
+    np.testing.assert_allclose(small, flat, rtol=1e-4, atol=1e-5)
+    expected = upsample_bilinear(maps.prepare_map(small, 96, 64), 64, 96)
     with Image.open(out) as m:
         assert m.mode == "L" and m.size == (96, 64)
         np.testing.assert_array_equal(np.asarray(m), (expected * 255 + 0.5).astype(np.uint8))
+    raw = pillow_msroi.roi_map(rgb)
+    assert expected.mean() > 2 * raw.mean()  # the encoding map is much flatter than the readout
     with Image.open(overlay) as o:
         assert o.mode == "RGB" and o.size == (96, 64)
         heat = cli.heat_colors(expected).astype(np.float64)
         np.testing.assert_allclose(np.asarray(o, dtype=np.float64), 0.5 * photo + 0.5 * heat, atol=1)
-    assert str(out) in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert str(out) in printed and "encoding map" in printed
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_map_command_raw_writes_the_network_map(inputs, tmp_path, capsys):
+    (src, _), _ = inputs
+    out = tmp_path / "raw.png"
+    assert cli.main(["map", str(src), "-o", str(out), "--raw"]) == 0
+    with Image.open(src) as im:
+        expected = pillow_msroi.roi_map(im.convert("RGB"))
+    with Image.open(out) as m:
+        np.testing.assert_array_equal(np.asarray(m), (expected * 255 + 0.5).astype(np.uint8))
+    assert "raw network map" in capsys.readouterr().out
+
+
+def test_map_help_says_which_map(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["map", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the map the encoder uses" in text and "--raw" in text
 
 
 def test_map_command_kinds_differ(inputs, tmp_path):
@@ -201,7 +278,6 @@ def test_heat_colors_run_from_blue_to_red():
 @pytest.mark.parametrize(
     ("extra", "match"),
     [
-        (["--alpha", "1.5"], "--alpha must be in 0..1"),
         (["--overlay", "{out}"], "name the same file"),
         (["-o", "{src}"], "is the input; refusing"),
         (["-o", "{tmp}/map.xyz"], "unknown image extension"),
@@ -215,6 +291,14 @@ def test_map_command_errors_write_nothing(inputs, tmp_path, capsys, extra, match
     assert cli.main(args) == 2
     assert match in capsys.readouterr().err
     assert sorted(tmp_path.iterdir()) == before
+
+
+def test_map_command_alpha_is_checked_when_parsed(inputs, tmp_path, capsys):
+    (src, _), _ = inputs
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["map", str(src), "-o", str(tmp_path / "m.png"), "--alpha", "1.5"])
+    assert exc.value.code == 2 and "argument --alpha: 1.5 is not an opacity 0..1" in capsys.readouterr().err
+    assert not (tmp_path / "m.png").exists()
 
 
 def test_map_command_unreadable_input(tmp_path, capsys):

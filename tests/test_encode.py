@@ -267,3 +267,14 @@ def test_a_rule_with_explicit_dct_is_an_error(photo, photo_map):
     with pytest.raises(ValueError, match="use method='blend'"):
         photo.save(buf, "JPEG", semantic=True, semantic_map=photo_map, semantic_method="dct", semantic_rule=2)
     assert buf.getvalue() == b""
+
+
+@pytest.mark.parametrize("method", ["dct", "blend"])
+def test_encoded_repr_is_short(photo, photo_map, method):
+    details = pillow_msroi.encode_details(photo, map=photo_map, method=method)
+    text = repr(details)
+    assert len(text) < 400 and "\\x" not in text
+    assert f"data=<{len(details.data):,} bytes>" in text
+    h, w = details.level_map.shape
+    assert f"level_map=<{w}x{h} uint8>" in text and f"method='{method}'" in text
+    assert str(details) == text
