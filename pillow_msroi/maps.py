@@ -8,6 +8,7 @@ the caller passed it that way.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -59,8 +60,10 @@ def as_map_array(map_: Any, name: str = "semantic_map") -> np.ndarray:
 
 def normalize(arr: np.ndarray) -> np.ndarray:
     """Min-max to float32 [0, 1], C-contiguous; a constant map becomes all zeros."""
-    lo = float(arr.min())
-    span = float(arr.max()) - lo
+    lo, hi = float(arr.min()), float(arr.max())
+    if not math.isfinite(hi - lo):  # finite values whose range overflows, e.g. -1e308..1e308
+        arr, lo, hi = arr / 2.0, lo / 2.0, hi / 2.0
+    span = hi - lo
     if span <= 0.0:
         return np.zeros(arr.shape, dtype=np.float32)
     return np.ascontiguousarray((arr - lo) / span, dtype=np.float32)
@@ -76,6 +79,8 @@ def fit_to(arr: np.ndarray, width: int, height: int) -> np.ndarray:
     if h <= height and w <= width:
         return arr
     target = (min(w, width), min(h, height))
+    if max(-float(arr.min()), float(arr.max())) > float(np.finfo(np.float32).max):
+        arr = normalize(arr)  # beyond float32: only relative values matter, so bring them in range
     shrunk = Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32)).resize(
         target, Image.Resampling.BOX
     )
