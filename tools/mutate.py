@@ -17,6 +17,7 @@ when they pass; before any mutation the same test selections must pass unmutated
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -152,19 +153,22 @@ MUTATIONS = [
 ]
 
 
-def _run(cmd: list[str], timeout: float) -> tuple[str, float]:
+def _run(cmd: list[str], timeout: float) -> tuple[str, str, float]:
+    """Outcome ("pass", "fail", "timeout" or an error), the first failing test, seconds."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "1"}
     t0 = time.perf_counter()
     try:
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return "timeout", time.perf_counter() - t0
+        return "timeout", "", time.perf_counter() - t0
     code = done.returncode
-    return {0: "pass", 1: "fail"}.get(code, f"error {code}: {done.stdout[-300:]}{done.stderr[-300:]}"), time.perf_counter() - t0
+    failed = next((line.split()[1] for line in done.stdout.splitlines() if line.startswith("FAILED ")), "")
+    outcome = {0: "pass", 1: "fail"}.get(code, f"error {code}: {done.stdout[-300:]}{done.stderr[-300:]}")
+    return outcome, failed, time.perf_counter() - t0
 
 
-def _pytest(tests: tuple[str, ...], timeout: float) -> tuple[str, float]:
-    return _run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *tests], timeout)
+def _pytest(tests: tuple[str, ...], timeout: float) -> tuple[str, str, float]:
+    return _run([sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:randomly", *tests], timeout)
 
 
 def _build() -> None:
@@ -181,9 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", nargs="*", default=[], help="only mutations whose id contains one of these")
     parser.add_argument("--native", action="store_true", help="include csrc mutations (rebuilds)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per test run (default %(default)s)")
+    parser.add_argument("--tests", nargs="+", help="run these tests for every mutation instead of its own "
+                        "(e.g. to show what the suite without a new test misses)")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if (args.native or not m.native) and (not args.k or any(k in m.id for k in args.k))]
+    if args.tests:
+        chosen = [dataclasses.replace(m, tests=tuple(args.tests)) for m in chosen]
     if args.list:
         for m in chosen:
             print(f"{m.id:<28} {m.file:<24} {' '.join(m.tests)}  # {m.why}")
@@ -195,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The selections must pass before they can kill anything.
     for tests in sorted({m.tests for m in chosen}):
-        outcome, secs = _pytest(tests, args.timeout)
+        outcome, _, secs = _pytest(tests, args.timeout)
         print(f"baseline {' '.join(tests)}: {outcome} ({secs:.0f} s)", flush=True)
         if outcome != "pass":
             print("a baseline selection does not pass; fix that first", file=sys.stderr)
@@ -206,28 +214,29 @@ def main(argv: list[str] | None = None) -> int:
         path = ROOT / m.file
         original = path.read_text()
         if original.count(m.old) != 1:
-            rows.append((m, "stale", 0.0))
+            rows.append((m, "stale", ""))
             print(f"{m.id}: stale ({original.count(m.old)} matches of its text in {m.file})", flush=True)
             continue
         try:
             path.write_text(original.replace(m.old, m.new))
             if m.native:
                 _build()
-            outcome, secs = _pytest(m.tests, args.timeout)
+            outcome, by, secs = _pytest(m.tests, args.timeout)
         finally:
             path.write_text(original)
             if m.native:
                 _build()
         verdict = {"fail": "killed", "timeout": "killed (timeout)", "pass": "SURVIVED"}.get(outcome, outcome)
-        rows.append((m, verdict, secs))
-        print(f"{m.id}: {verdict} ({secs:.0f} s)", flush=True)
+        rows.append((m, verdict, by))
+        print(f"{m.id}: {verdict} ({secs:.0f} s) {by}", flush=True)
 
     clean = _clean(files)
     print()
-    print("| mutation | file | tests | result |")
-    print("|---|---|---|---|")
-    for m, verdict, _ in rows:
-        print(f"| {m.id}: {m.why} | {m.file} | {', '.join(Path(t).name for t in m.tests)} | {verdict} |")
+    print("| mutation | file | tests run | result | first failing test |")
+    print("|---|---|---|---|---|")
+    for m, verdict, by in rows:
+        tests = ", ".join(Path(t).name for t in m.tests)
+        print(f"| {m.id}: {m.why} | {m.file} | {tests} | {verdict} | {by.split('/')[-1]} |")
     killed = sum(v.startswith("killed") for _, v, _ in rows)
     print(f"\n{killed}/{len(rows)} killed; tree {'clean' if clean else 'NOT CLEAN (git diff)'} after the run")
     return 0 if clean and killed == len(rows) else 1
