@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from targets import MEMORY_OVER_RGB
 
 import pillow_msroi
 
@@ -40,4 +41,4 @@ def test_peak_memory(width, height, method, report):
         f"{semantic['extra'] / 2**20:.0f} MiB = {semantic['extra_over_rgb']:.2f}x RGB bytes, "
         f"plain JPEG {plain['extra'] / 2**20:.0f} MiB = {plain['extra_over_rgb']:.2f}x"
     )
-    assert semantic["extra_over_rgb"] <= 4.0
+    assert semantic["extra_over_rgb"] <= MEMORY_OVER_RGB

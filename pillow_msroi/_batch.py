@@ -35,6 +35,7 @@ from PIL import Image, UnidentifiedImageError
 from ._api import encode_details
 from ._maps import MAP_MODES, as_map_array
 from ._modes import is_wide, wide_to_l
+from ._roi import MODEL_ENV
 from ._options import (
     DEFAULT_METHOD,
     DEFAULT_QUALITY,
@@ -572,10 +573,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(options: SaveOptions, force: bool) -> None:
+def _start_worker(options: SaveOptions, force: bool, model: str | None) -> None:
     # The parent handles Ctrl-C (it cancels what has not started); a file being encoded
     # finishes or is not written, as every write is atomic.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The fork server keeps the environment it started with: the model is the parent's now.
+    if model is None:
+        os.environ.pop(MODEL_ENV, None)
+    else:
+        os.environ[MODEL_ENV] = model
     _worker.update(options=options, force=force)
     warm_up(options)
 
@@ -619,7 +625,7 @@ def run(jobs: Sequence[Job], options: SaveOptions, *, processes: int | None = No
             yield compress_one(job, options, force=force)
         return
     context = _process_context()
-    pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker, initargs=(options, force))
+    pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker, initargs=(options, force, os.environ.get(MODEL_ENV)))
     try:
         futures = {pool.submit(_work, job): job for job in jobs}
         for future in as_completed(futures):

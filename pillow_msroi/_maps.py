@@ -8,6 +8,7 @@ the caller passed it that way.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,8 @@ def normalize(arr: np.ndarray, *, in_place: bool = False) -> np.ndarray:
     (a full-size map: 4 bytes a pixel, not 8 + 4).
     """
     lo, hi = float(arr.min()), float(arr.max())
+    if not math.isfinite(hi - lo):  # finite values whose range overflows, e.g. -1e308..1e308
+        arr, lo, hi, in_place = arr / 2.0, lo / 2.0, hi / 2.0, False
     if not hi > lo:
         return np.zeros(arr.shape, dtype=np.float32)
     if not in_place:
@@ -84,6 +87,8 @@ def fit_to(arr: np.ndarray, width: int, height: int) -> np.ndarray:
     if h <= height and w <= width:
         return arr
     target = (min(w, width), min(h, height))
+    if max(-float(arr.min()), float(arr.max())) > float(np.finfo(np.float32).max):
+        arr = normalize(arr)  # beyond float32: only relative values matter, so bring them in range
     shrunk = Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32)).resize(
         target, Image.Resampling.BOX
     )

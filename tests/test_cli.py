@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from imaging import centred_map, synthetic_rgb
-from PIL import Image
+from PIL import Image, ImageCms
 
 import pillow_msroi
 from pillow_msroi import _maps as maps
@@ -48,14 +49,26 @@ def test_out_dir_and_options(inputs, tmp_path):
     paths, _ = inputs
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    # Without --map the network is needed; a missing model must fail loudly, not silently.
-    code = cli.main(["compress", *map(str, paths), "--out-dir", str(out_dir), "--progressive"])
-    if code == 0:
-        for p in paths:
-            with Image.open(out_dir / f"{p.stem}.jpg") as im:
-                assert im.info.get("progressive") == 1
-    else:
-        assert not list(out_dir.iterdir())
+    # Without --map the network's map is used, as encode() uses it.
+    assert cli.main(["compress", *map(str, paths), "--out-dir", str(out_dir), "--progressive"]) == 0
+    for p in paths:
+        out = out_dir / f"{p.stem}.jpg"
+        with Image.open(out) as im:
+            assert im.info.get("progressive") == 1
+        with Image.open(p) as im:
+            expected = pillow_msroi.encode(im.convert("RGB"), progressive=True)
+        assert out.read_bytes() == expected
+
+
+def test_missing_model_fails_loudly_and_writes_nothing(inputs, tmp_path, monkeypatch, capsys):
+    paths, _ = inputs
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    monkeypatch.setenv("MSROI_MODEL", str(tmp_path / "nowhere.onnx"))
+    assert cli.main(["compress", *map(str, paths), "--out-dir", str(out_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("MSROI model not found") == 2 and "nowhere.onnx" in err
+    assert not list(out_dir.iterdir())
 
 
 def test_never_overwrites_an_input_without_force(inputs, tmp_path, capsys):
@@ -176,17 +189,92 @@ def test_full_disk_leaves_no_file_and_keeps_an_old_output(inputs, tmp_path, monk
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_unwritable_output_folder(inputs, tmp_path, capsys):
+def _read_only_folder(tmp_path: Path) -> Path:
+    """A folder no one may write into: a read-only bind mount as root (root ignores
+    permissions), the permissions otherwise; skips where neither can be had."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        return folder
+    done = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"root without mount rights: {done.stderr.decode().strip()}")
+    return folder
+
+
+@pytest.fixture
+def locked_folder(tmp_path):
+    folder = _read_only_folder(tmp_path)
+    yield folder
+    if os.geteuid() == 0:
+        subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o700)
+
+
+def test_unwritable_output_folder(inputs, locked_folder, capsys):
     (src, _), m = inputs
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
+    assert cli.main(["compress", str(src), "--out-dir", str(locked_folder), "--map", str(m)]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    assert list(locked_folder.iterdir()) == []
+
+
+def test_output_under_a_regular_file(inputs, tmp_path, capsys):
+    # A folder that cannot exist, for any user: its parent is a file.
+    (src, _), m = inputs
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"x")
+    assert cli.main(["compress", str(src), "-o", str(blocker / "o.jpg"), "--map", str(m)]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    assert blocker.read_bytes() == b"x"
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs, filled; skips where it cannot be mounted (not root)."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
-        code = cli.main(["compress", str(src), "--out-dir", str(locked), "--map", str(m)])
-        if os.geteuid() != 0:  # root writes anywhere
-            assert code == 1 and "cannot write" in capsys.readouterr().err
+        (mnt / "o.jpg").write_bytes(b"previous result")
+        with contextlib.suppress(OSError), open(mnt / "filler", "wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        yield mnt
     finally:
-        locked.chmod(0o700)
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_really_full_disk_keeps_the_old_output(inputs, full_disk, capsys):
+    (src, _), m = inputs
+    out = full_disk / "o.jpg"
+    assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m), "--force"]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == b"previous result"
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler", "o.jpg"]
+
+
+def test_compress_keeps_exif_icc_and_dpi(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "maker"
+    exif[0x0110] = "model"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    m = tmp_path / "m.png"
+    Image.fromarray((centred_map(8, 6) * 255).astype(np.uint8)).save(m)
+    for ext, fmt in (("jpg", "JPEG"), ("png", "PNG")):
+        src = tmp_path / f"meta.{ext}"
+        synthetic_rgb(64, 48).save(src, fmt, exif=exif.tobytes(), icc_profile=icc, dpi=(300, 150))
+        for method in ("dct", "blend"):
+            out = tmp_path / f"out_{ext}_{method}.jpg"
+            assert cli.main(["compress", str(src), "-o", str(out), "--map", str(m), "--method", method]) == 0
+            with Image.open(out) as im:
+                assert im.getexif()[0x010F] == "maker" and im.getexif()[0x0110] == "model"
+                assert im.info["icc_profile"] == icc
+                assert tuple(round(d) for d in im.info["dpi"]) == (300, 150)
 
 
 def test_decompression_bomb_limit(inputs, tmp_path, monkeypatch, capsys):

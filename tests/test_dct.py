@@ -330,10 +330,21 @@ def test_favoured_region_beats_plain_jpeg_at_equal_bytes(astronaut):
     assert psnr(src[~roi], ours[~roi]) > psnr(src[~roi], ref[~roi]) - 3.0
 
 
-def test_flat_map_is_plain_rd_quantization(astronaut):
-    # A constant map gives every block the same price: still a valid, budgeted file.
-    result = encode(astronaut, 50, map_=np.ones((4, 4)))
+@pytest.mark.parametrize("flat", [np.ones((4, 4)), np.full((1, 1), -3.0), np.zeros((256, 256))])
+def test_flat_map_is_plain_rd_quantization(astronaut, flat):
+    # A constant map prices every block alike, at the full strength: the file must be the
+    # one made with the same price in every block, built here without any map.
+    result = encode(astronaut, 50, map_=flat)
     assert len(result.data) <= result.budget and result.quality is not None
+    header = dct_markers.parse_header(plain(astronaut, 50))
+    coefs = dct_coefficients.Coefficients(writer.view(astronaut), np.zeros((1, 1), np.float32), header)
+    coefs.weights = [np.where(w < 0, -1.0, 1.0).astype(np.float32) for w in coefs.weights]
+    passes = dct_rate.Passes(coefs, header)
+    passes.quantize(result.quality, result.strength)
+    assert passes.write() == result.data
+    # ... and not the file of an unpriced (plain rounding) quantization at that quality.
+    passes.quantize(result.quality, 0.0)
+    assert passes.write() != result.data
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import simplejpeg
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from imaging import centred_map, markers, synthetic_rgb
 from PIL import Image, ImageCms
@@ -176,7 +176,6 @@ maps_st = st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**32
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     w=st.integers(1, 48),
     h=st.integers(1, 48),
@@ -203,7 +202,6 @@ def test_encode_property(w, h, mode, map_, rule, quality, slack, subsampling, op
     assert result.level_map.min() >= 1 and result.level_map.max() <= 9
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     w=st.integers(1, 48),
     h=st.integers(1, 48),
@@ -229,7 +227,6 @@ def test_encode_property_default_method(w, h, mode, map_, quality, slack, subsam
     assert im.tobytes() == before
 
 
-@settings(max_examples=60, deadline=None)
 @given(
     sh=st.integers(1, 20), sw=st.integers(1, 20), oh=st.integers(1, 70), ow=st.integers(1, 70),
     seed=st.integers(0, 2**32 - 1), n_edges=st.integers(0, 9), strict=st.booleans(),
