@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+import io
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -48,8 +49,29 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
     return n
 
+def _png_name(text: str) -> Path:
+    if Path(text).suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{text}: the comparison is a PNG; give a .png name")
+    return Path(text)
+
+
+def _add_compare(subparsers: Any) -> None:
+    c = subparsers.add_parser(
+        "compare", help="one PNG: original, plain JPEG at equal bytes and semantic JPEG, with 2x crops"
+    )
+    c.add_argument("input", metavar="IN", type=Path, help="an image Pillow can open")
+    c.add_argument("-o", "--output", type=_png_name, metavar="OUT.png",
+                   help="the picture (default: IN's name + _compare.png, in the current folder)")  # fmt: skip
+    c.add_argument("--quality", type=_qualities, default=75, help="quality that sets the byte budget (default %(default)s)")
+    c.add_argument("--map", metavar="MAP", help="region-of-interest map image (default: the MSROI network)")
+    c.add_argument("--method", default="auto", choices=("auto", "dct", "blend"), help="semantic method (default %(default)s)")
+    c.set_defaults(func=_cmd_compare)
+
+
 def add_parsers(subparsers: Any) -> None:
-    """Add the ``bench`` and ``bench-maps`` subcommands (``func=`` set) to argparse subparsers."""
+    """Add the ``bench``, ``bench-maps`` and ``compare`` subcommands (``func=`` set) to
+    argparse subparsers."""
+    _add_compare(subparsers)
     b = subparsers.add_parser("bench", help="compare encoders against plain JPEG at equal bytes")
     b.add_argument("folder", metavar="DIR", type=Path, help="folder of test images")
     b.add_argument("--out", required=True, type=Path, help="folder for results.csv, summary.md and plots")
@@ -127,6 +149,30 @@ def _cmd_bench_maps(args: argparse.Namespace) -> int:
         raise BenchError(f"unknown map(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     print(bench_maps(args.folder, out=args.out, limit=args.limit, split=args.split, maps=maps, seed=args.seed), end="")
     return 0
+
+@_reporting_errors
+def _cmd_compare(args: argparse.Namespace) -> int:
+    _require_bench_extra()
+    from PIL import Image
+
+    from .._batch import read_map, write_atomic
+    from .compare import compare
+
+    out = args.output or Path(f"{args.input.stem}_compare.png")
+    try:
+        with Image.open(args.input) as opened:
+            image = opened.convert("RGB")
+        map_ = read_map(args.map) if args.map else None
+        result = compare(image, quality=args.quality, map=map_, method=args.method)
+    except (OSError, ValueError) as exc:
+        raise BenchError(str(exc)) from exc
+    buf = io.BytesIO()
+    result.picture.save(buf, "PNG")
+    write_atomic(out, buf.getvalue())
+    print("\n".join(result.text))
+    print(f"wrote {out}")
+    return 0
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m pillow_msroi.eval.cli {bench,bench-maps} ...`` (the same as ``msroi ...``)."""

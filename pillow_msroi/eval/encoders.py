@@ -1,4 +1,4 @@
-"""The encoders a benchmark compares: plain Pillow, mozjpeg and the semantic methods.
+"""The encoders a benchmark compares: plain Pillow, mozjpeg, jpegli and the semantic methods.
 
 Every library method beyond ``blend`` (``METHODS``) joins under its own name, with a
 ``METHOD-centre`` control that uses a centred Gaussian instead of the map; any other
@@ -111,9 +111,27 @@ def _mozjpeg(sample: Sample, quality: int) -> Coded:
         return Coded(Path(path).read_bytes(), quality)
 
 
+def _jpegli_unavailable() -> str | None:
+    try:
+        import pyjpegli  # noqa: F401
+    except ImportError:
+        return "pyjpegli is not installed (pip install pyjpegli)"
+    return None
+
+
+def _jpegli(sample: Sample, quality: int) -> Coded:
+    """jpegli (libjxl's JPEG encoder, PyPI ``pyjpegli``) with its defaults: adaptive
+    quantization, its own tables, 4:2:0 chroma."""
+    import pyjpegli
+
+    rgb = np.ascontiguousarray(sample.pixels)
+    return Coded(pyjpegli.encode(rgb.tobytes(), rgb.shape[1], rgb.shape[0], quality), quality)
+
+
 register(Encoder("jpeg", _pillow_encoder(), competitor=True))
 register(Encoder("jpeg-optimize", _pillow_encoder(optimize=True), competitor=True))
 register(Encoder("mozjpeg", _mozjpeg, competitor=True, unavailable=_mozjpeg_unavailable))
+register(Encoder("jpegli", _jpegli, competitor=True, unavailable=_jpegli_unavailable))
 for _rule in range(1, 7):
     register(Encoder(f"blend-r{_rule}", semantic_encoder(rule=_rule), semantic=True))
 register(Encoder("blend-centre", semantic_encoder(centre=True), semantic=True))

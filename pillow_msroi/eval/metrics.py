@@ -15,7 +15,13 @@ psnr_hvs       Egiazarian et al. 2006 (CSF-weighted 8x8 DCT error)    luma
 psnr_hvs_m     Ponomarenko et al. 2007 (PSNR-HVS + contrast masking)  luma
 psnr_rgb       PSNR over all samples of all three channels            RGB
 weighted_psnr  PSNR of the weight-averaged squared luma error         luma
+ssimulacra2    Cloudinary/libjxl SSIMULACRA2 (PyPI ``ssimulacra2``)   RGB, XYB
 =============  =====================================================  ==========
+
+``ssimulacra2`` is not computed here: it calls the PyPI package ``ssimulacra2`` (a port
+of libjxl's tool that nobody here wrote, in the ``bench`` extra), the metric that
+perceptual JPEG encoders are judged by (higher is better, 100 = identical, about 10
+points is a plainly visible difference).
 
 Conventions shared by every function:
 
@@ -44,6 +50,7 @@ float32, and assumes frame sizes that are multiples of 8):
 
 from __future__ import annotations
 
+import io
 import math
 from typing import Any
 
@@ -52,6 +59,7 @@ from PIL import Image
 from scipy import fft, ndimage
 
 __all__ = [
+    "ssimulacra2",
     "luma",
     "psnr",
     "psnr_rgb",
@@ -497,12 +505,33 @@ def psnr_hvs_m(a: Any, b: Any) -> float:
 # --------------------------------------------------------------------------
 
 
+def ssimulacra2(a: Any, b: Any) -> float:
+    """SSIMULACRA2 of ``b`` against the reference ``a`` (both RGB, 0..255), by the PyPI
+    package ``ssimulacra2``'s own ``compute_ssimulacra2`` (fed lossless PNGs in memory)."""
+    try:
+        from ssimulacra2 import compute_ssimulacra2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        msg = f"ssimulacra2 needs the PyPI package ssimulacra2 ({exc}): pip install 'pillow-msroi[bench]'"
+        raise ImportError(msg) from exc
+    x, y = _image_pair(a, b)
+    if x.ndim != 3:
+        msg = f"ssimulacra2 scores RGB images (H, W, 3), got shape {x.shape}"
+        raise ValueError(msg)
+    files = []
+    for arr in (x, y):
+        buf = io.BytesIO()
+        Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "RGB").save(buf, "PNG", compress_level=1)
+        buf.seek(0)
+        files.append(buf)
+    return float(compute_ssimulacra2(*files))
+
+
 def all_metrics(a: Any, b: Any, weights: Any = None) -> dict[str, float]:
     """Every metric of this module for one pair, sharing the common work.
 
-    Keys: psnr, ssim, ms_ssim, vifp, psnr_hvs, psnr_hvs_m, psnr_rgb, and
-    roi_psnr (:func:`weighted_psnr` with ``weights``) when weights are given.
-    Values equal those of the individual functions.
+    Keys: psnr, ssim, ms_ssim, vifp, psnr_hvs, psnr_hvs_m, psnr_rgb, ssimulacra2 (RGB
+    pairs only), and roi_psnr (:func:`weighted_psnr` with ``weights``) when weights are
+    given.  Values equal those of the individual functions.
     """
     x, y = _image_pair(a, b)
     lx, ly = _to_luma(x), _to_luma(y)
@@ -517,6 +546,8 @@ def all_metrics(a: Any, b: Any, weights: Any = None) -> dict[str, float]:
         "psnr_hvs_m": hvs_m,
         "psnr_rgb": psnr_rgb(x, y),
     }
+    if x.ndim == 3:
+        out["ssimulacra2"] = ssimulacra2(x, y)
     if weights is not None:
         out["roi_psnr"] = weighted_psnr(lx, ly, weights)
     return out

@@ -48,8 +48,9 @@ def write_summary(rows: Sequence[dict[str, Any]], path: Path, meta: Sequence[str
         "sets a byte target; each competitor is re-encoded at "
         "the highest quality whose file is no larger (rows `COMPETITOR@SEMANTIC`), so in every "
         "pair below the competitor has at most the semantic file's bytes. Metrics are on luma "
-        "except `psnr_rgb`; `roi_psnr` is PSNR weighted by the run's map. mozjpeg runs with "
-        "its defaults (progressive, trellis quantisation); the others write baseline files.",
+        "except `psnr_rgb` and `ssimulacra2` (RGB); `roi_psnr` is PSNR weighted by the run's map. mozjpeg runs with "
+        "its defaults (progressive, trellis quantisation), jpegli with its own (adaptive "
+        "quantization); the others write baseline files.",
         "",
         "## Means per encoder",
         "",

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 #: Metric columns, in the order of the CSV; all on luma except psnr_rgb.
-METRICS = ("psnr", "ssim", "ms_ssim", "vifp", "psnr_hvs", "psnr_hvs_m", "psnr_rgb", "roi_psnr")
+METRICS = ("psnr", "ssim", "ms_ssim", "vifp", "psnr_hvs", "psnr_hvs_m", "psnr_rgb", "ssimulacra2", "roi_psnr")
 COLUMNS = (
     "image", "width", "height", "encoder", "method", "matched_to", "role",
     "quality", "final_quality", "bytes", "map_kind", *METRICS,

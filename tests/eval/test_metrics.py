@@ -9,6 +9,7 @@ and seeded synthetic arrays, so everything is deterministic and offline.
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -486,7 +487,7 @@ def test_all_metrics_equals_individual_functions(astronaut):
     w = np.random.default_rng(6).uniform(0, 1, a.shape[:2])
     result = metrics.all_metrics(a, b, weights=w)
     assert set(result) == {
-        "psnr", "ssim", "ms_ssim", "vifp", "psnr_hvs", "psnr_hvs_m", "psnr_rgb", "roi_psnr"
+        "psnr", "ssim", "ms_ssim", "vifp", "psnr_hvs", "psnr_hvs_m", "psnr_rgb", "ssimulacra2", "roi_psnr"
     }
     expected = {
         "psnr": metrics.psnr(a, b),
@@ -496,6 +497,7 @@ def test_all_metrics_equals_individual_functions(astronaut):
         "psnr_hvs": metrics.psnr_hvs(a, b),
         "psnr_hvs_m": metrics.psnr_hvs_m(a, b),
         "psnr_rgb": metrics.psnr_rgb(a, b),
+        "ssimulacra2": metrics.ssimulacra2(a, b),
         "roi_psnr": metrics.weighted_psnr(a, b, w),
     }
     assert result == pytest.approx(expected, abs=1e-12)
@@ -510,6 +512,7 @@ def test_all_metrics_identical_images_and_pil_input(astronaut):
         assert result[key] == math.inf
     for key in ("ssim", "ms_ssim", "vifp"):
         assert result[key] == pytest.approx(1.0, abs=1e-8)
+    assert result["ssimulacra2"] == pytest.approx(100.0)
 
 
 # ---------------------------------------------------------- input errors
@@ -547,3 +550,40 @@ def test_bad_data_range_is_rejected(data_range):
     a = np.zeros((8, 8))
     with pytest.raises(ValueError, match="data_range"):
         metrics.psnr(a, a + 1, data_range=data_range)
+
+
+# ----------------------------------------------------------------------------- metrics nobody here wrote
+
+
+def _jpeg_round_trip(img: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+@pytest.mark.parametrize("quality", [20, 50, 90])
+def test_psnr_hvs_and_hvs_m_equal_the_pypi_package(quality):
+    # psnr-hvsm (PyPI) computes both on luma in [0, 1] over whole 8x8 tiles.
+    psnr_hvsm = pytest.importorskip("psnr_hvsm")
+    from skimage import data as skdata
+
+    img = skdata.chelsea()  # 300x451: not a multiple of 8 across
+    b = _jpeg_round_trip(img, quality)
+    la, lb = metrics.luma(img) / 255.0, metrics.luma(b) / 255.0
+    h, w = la.shape[0] // 8 * 8, la.shape[1] // 8 * 8
+    with np.errstate(divide="ignore", invalid="ignore"):  # the package divides 0 by 0 on flat tiles
+        hvs, hvsm = psnr_hvsm.psnr_hvs_hvsm(la[:h, :w], lb[:h, :w])
+    assert metrics.psnr_hvs(img, b) == pytest.approx(float(hvs), abs=1e-9)
+    assert metrics.psnr_hvs_m(img, b) == pytest.approx(float(hvsm), abs=1e-9)
+
+
+def test_ssimulacra2_is_the_packages_and_orders_qualities():
+    pytest.importorskip("ssimulacra2")
+    from skimage import data as skdata
+
+    img = skdata.chelsea()[:128, :160]
+    assert metrics.ssimulacra2(img, img) == pytest.approx(100.0)
+    scores = [metrics.ssimulacra2(img, _jpeg_round_trip(img, q)) for q in (20, 60, 95)]
+    assert scores[0] < scores[1] < scores[2] < 100.0
+    with pytest.raises(ValueError, match="RGB"):
+        metrics.ssimulacra2(img[..., 0], img[..., 0])
