@@ -6,22 +6,12 @@ import io
 
 import numpy as np
 import pytest
-from imaging import centred_map, markers, synthetic_rgb
+from imaging import centred_map, markers, plain_jpeg, synthetic_rgb
 from PIL import Image, ImageCms
 from skimage import data as skdata
 
 import pillow_msroi
 from pillow_msroi import encode, encode_details
-
-
-def plain_jpeg(im: Image.Image, **options) -> bytes:
-    buf = io.BytesIO()
-    pillow_msroi.unregister()
-    try:
-        im.save(buf, "JPEG", **options)
-    finally:
-        pillow_msroi.register()
-    return buf.getvalue()
 
 
 SAMPLES = {

@@ -26,22 +26,12 @@ from unittest import mock
 import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
-from imaging import centred_map, synthetic_rgb
+from imaging import centred_map, plain_jpeg, synthetic_rgb
 from PIL import Image
 
 import pillow_msroi
 from pillow_msroi import encode, encode_details
 from pillow_msroi._dct import rate
-
-
-def plain_jpeg(im: Image.Image, **options) -> bytes:
-    buf = io.BytesIO()
-    pillow_msroi.unregister()
-    try:
-        im.save(buf, "JPEG", **options)
-    finally:
-        pillow_msroi.register()
-    return buf.getvalue()
 
 
 # Maps of multiples of 1/64 in 0..10: any integer shift below 2**20 and any scale by an

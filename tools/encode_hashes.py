@@ -43,6 +43,13 @@ def _ramp(h: int, w: int) -> np.ndarray:
     return (x / w + 0.5 * y / h) ** 2 + 0.1 * np.sin(x / 7.0)
 
 
+def _add(group: "hashlib._Hash", data: bytes, label: str | None) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    group.update(digest.encode())
+    if label is not None:
+        print(f"{label} {len(data)} {digest}")
+
+
 def main() -> int:
     shared = Path(os.environ.get("MSROI_SHARED", Path(__file__).resolve().parents[2] / "shared"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,10 +73,7 @@ def main() -> int:
                 small = _ramp(im.height // 16, im.width // 16) if spec["ramp"] else None
                 for q in QUALITIES:
                     data = pillow_msroi.encode(im, quality=q, map=small, method=spec["method"])
-                    digest = hashlib.sha256(data).hexdigest()
-                    group.update(digest.encode())
-                    if args.list:
-                        print(f"{name} {path.name} q{q} {len(data)} {digest}")
+                    _add(group, data, f"{name} {path.name} q{q}" if args.list else None)
         total.update(group.hexdigest().encode())
         print(f"{name}: {group.hexdigest()}")
     group = hashlib.sha256()
@@ -79,10 +83,7 @@ def main() -> int:
         src = crop.convert(mode)
         for q in QUALITIES:
             data = pillow_msroi.encode(src, quality=q, map=_ramp(13, 21), method=method, **options)
-            digest = hashlib.sha256(data).hexdigest()
-            group.update(digest.encode())
-            if args.list:
-                print(f"options {mode} {method} {options} q{q} {len(data)} {digest}")
+            _add(group, data, f"options {mode} {method} {options} q{q}" if args.list else None)
     total.update(group.hexdigest().encode())
     print(f"options: {group.hexdigest()}")
     print(f"all: {total.hexdigest()}")
