@@ -1,5 +1,5 @@
 """Coefficients: the image transformed once (colour conversion, downsampling, DCT) into a
-scratch block kept between saves, with each block's weight from the map."""
+scratch block kept between saves, with each block's price of a bit (field.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ from PIL import Image
 from .. import _pool
 from .._stretch_cy import block_means
 from ._transform_cy import image_pixels, transform
+from .field import masking, prices
 from .markers import Header
-
-#: A block with map value ``w`` has weight ``(1 - w) ** POWER``: the price of its bits
-#: grows with it (quantize.py).
-POWER = 2.0
 
 
 def _pixels(im: Image.Image, header: Header) -> tuple[np.ndarray, bool]:
@@ -72,7 +69,7 @@ class Coefficients:
         sampling = [(c.h, c.v) for c in comps]
         _pool.run_all(functools.partial(transform, pixels, to_ycbcr, sampling, self.coefs), cuts[:-1], cuts[1:])
         del pixels  # where it is a copy (a large image), the quantized levels need its room
-        self.weights = _component_weights(small, h, w, pad_h, pad_w, factors)
+        self.prices = _component_prices(self.coefs[0], small, h, w, pad_h, pad_w, factors)
         self.tables = [min(c.table, 1) for c in comps]
         self.out = _views(self.scratch, shapes, np.int16, 4 * sum(math.prod(s) for s in shapes))
         # Blocks that cover the image, per component: what a one-component scan codes.
@@ -92,18 +89,21 @@ class Coefficients:
         SCRATCH.give(self.scratch)
 
 
-def _component_weights(
-    small: np.ndarray, h: int, w: int, pad_h: int, pad_w: int, factors: list[tuple[int, int]]
+def _component_prices(
+    luma: np.ndarray, small: np.ndarray, h: int, w: int, pad_h: int, pad_w: int, factors: list[tuple[int, int]]
 ) -> list[np.ndarray]:
-    """Each component's block weights from the map's means over 8x8 pixel blocks, computed
-    once; coarser blocks of subsampled components are pixel-weighted means of these."""
+    """Each component's price of a bit per block (at strength 1): the luma masking field
+    and the map's means over 8x8 pixel blocks, computed once; coarser blocks of subsampled
+    components take pixel-weighted map means and the field's mean over the luma blocks."""
     fine = block_means(small, h, w, 8, 8, pad_h // 8, pad_w // 8)
     rows_in = np.clip(h - 8 * np.arange(pad_h // 8), 0, 8)
     cols_in = np.clip(w - 8 * np.arange(pad_w // 8), 0, 8)
     counts = np.outer(rows_in, cols_in).astype(np.float64)
     # Components with the same sampling (the two chroma planes) share one array.
-    weights = {f: block_weights(_coarsen(fine, counts, f[1], f[0])) for f in set(factors)}
-    return [weights[f] for f in factors]
+    kinds = list(dict.fromkeys(factors))
+    fields = masking(luma, [(fv, fh) for fh, fv in kinds])
+    out = {f: prices(field, _coarsen(fine, counts, f[1], f[0])) for f, field in zip(kinds, fields)}
+    return [out[f] for f in factors]
 
 
 class _Scratch:
@@ -160,13 +160,6 @@ def _coarsen(means: np.ndarray, counts: np.ndarray, fv: int, fh: int) -> np.ndar
     total = (np.maximum(means, 0) * counts).reshape(rows, fv, cols, fh).sum(axis=(1, 3))
     n = counts.reshape(rows, fv, cols, fh).sum(axis=(1, 3))
     return np.where(n > 0, total / np.where(n > 0, n, 1.0), -1.0).astype(np.float32)
-
-
-def block_weights(means: np.ndarray) -> np.ndarray:
-    """How little each block matters, from its map mean: the price of a bit there is
-    ``step**2 * (BASE + strength * weight)``.  -1 (padding block) stays -1."""
-    weight = (1.0 - np.clip(means, 0.0, 1.0)) ** POWER
-    return np.where(means < 0, -1.0, weight).astype(np.float32)
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -1,8 +1,10 @@
-"""Scans: the scan script (baseline, or progressive spectral selection) and the driver of
-the entropy coder in csrc/_entropy_cy.pyx (counting in parallel row ranges, then writing)."""
+"""Scans: the scan script (baseline, or progressive spectral selection), the driver of the
+entropy coder in csrc/_entropy_cy.pyx (counting in parallel row ranges, then writing), and
+the Huffman code lengths that price the trellis's symbols."""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,3 +94,33 @@ class ScanCoder:
         return [
             encode_scan(*self._args(scan), emit, *self._band(scan), c) for scan, c in zip(self.script, counts)
         ]
+
+
+def code_lengths(freq: np.ndarray) -> np.ndarray:
+    """Huffman code length per symbol for symbol counts ``freq`` (256), as float32 bits
+    for the trellis: the optimal lengths, limited to 16 as JPEG requires by moving
+    depth from the longest codes; symbols that did not occur are priced one bit over the
+    longest code (at most 16), so a pass may still choose them when they pay."""
+    freq = np.asarray(freq, dtype=np.float64)
+    used = np.flatnonzero(freq > 0)
+    out = np.full(256, 16.0, dtype=np.float32)
+    if len(used) == 0:
+        return out
+    if len(used) == 1:
+        out[used] = 1.0
+        out[freq <= 0] = 2.0
+        return out
+    depth = np.zeros(256, dtype=np.int64)
+    heap = [(float(freq[s]), i, [int(s)]) for i, s in enumerate(used)]
+    heapq.heapify(heap)
+    tie = len(heap)
+    while len(heap) > 1:
+        fa, _, a = heapq.heappop(heap)
+        fb, _, b = heapq.heappop(heap)
+        depth[a + b] += 1
+        heapq.heappush(heap, (fa + fb, tie, a + b))
+        tie += 1
+    lengths = np.minimum(depth[used], 16)
+    out[used] = lengths
+    out[freq <= 0] = min(int(lengths.max()) + 1, 16)
+    return out
