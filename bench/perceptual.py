@@ -84,7 +84,9 @@ class Reference:
     def psnr_hvs_m(self, rgb: np.ndarray) -> float:
         """PSNR-HVS-M of the BT.601 luma in [0, 1] (the package's ``psnr_hvs_hvsm``)."""
         _, ph = _metric_modules()
-        return float(ph.psnr_hvs_hvsm(self.luma, _luma(rgb))[1])
+        h, w = (self.luma.shape[0] // 8) * 8, (self.luma.shape[1] // 8) * 8  # whole 8x8 tiles only
+        with np.errstate(invalid="ignore", divide="ignore"):  # flat tiles: the package divides 0 by 0
+            return float(ph.psnr_hvs_hvsm(self.luma[:h, :w], _luma(rgb)[:h, :w])[1])
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:

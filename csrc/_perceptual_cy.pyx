@@ -1,0 +1,217 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Kernels of the perceptual quantizer (pillow_msroi/perceptual.py).
+
+``block_activity`` measures how much texture each block has (what hides quantization
+error), and ``trellis_quantize`` chooses the levels of every block by a dynamic programme
+over JPEG's run/size symbols: weighted squared error in quantization steps plus a
+per-block price of a bit times the Huffman bits.  Both take zigzag-order float32 DCT
+blocks as ``_native.transform`` makes them, validate while they hold the GIL and run
+their loops without it.
+"""
+
+import numpy as np
+
+from libc.stdint cimport int16_t, int32_t, uint16_t
+
+# Natural (row-major) index of the k-th coefficient in zigzag order (T.81 figure A.6).
+cdef int _ZIGZAG[64]
+_ZZ = (
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+    12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+    35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+    58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+)
+for _k in range(64):
+    _ZIGZAG[_k] = _ZZ[_k]
+
+
+cdef inline int _nbits(int32_t v) noexcept nogil:
+    # Magnitude category of a level (T.81 F.1.2.1).
+    cdef int n = 0
+    if v < 0:
+        v = -v
+    while v:
+        n += 1
+        v >>= 1
+    return n
+
+
+def block_activity(const float[:, :, ::1] coef, const float[::1] freq_weight):
+    """Per block, the weighted mean square of its AC coefficients:
+    ``sum_k freq_weight[k] * coef[k]**2 / sum_k freq_weight[k]`` over k = 1..63 (zigzag
+    order; ``freq_weight[0]`` is ignored).  Returns float32 (rows, cols)."""
+    cdef Py_ssize_t rows = coef.shape[0], cols = coef.shape[1], i, j, k
+    if coef.shape[2] != 64:
+        raise ValueError(f"blocks must have 64 coefficients, got {coef.shape[2]}")
+    if freq_weight.shape[0] != 64:
+        raise ValueError(f"freq_weight needs 64 entries, got {freq_weight.shape[0]}")
+    cdef double total = 0.0
+    for k in range(1, 64):
+        if not freq_weight[k] >= 0:
+            raise ValueError("freq_weight entries must be >= 0")
+        total += freq_weight[k]
+    if not total > 0:
+        raise ValueError("freq_weight must have a positive AC entry")
+    out = np.empty((rows, cols), dtype=np.float32)
+    cdef float[:, ::1] dst = out
+    cdef float inv = <float>(1.0 / total), acc, x
+    cdef const float* src
+    with nogil:
+        for i in range(rows):
+            for j in range(cols):
+                src = &coef[i, j, 0]
+                acc = 0
+                for k in range(1, 64):
+                    x = src[k]
+                    acc = acc + freq_weight[k] * x * x
+                dst[i, j] = acc * inv
+    return out
+
+
+def trellis_quantize(const float[:, :, ::1] coef, const uint16_t[::1] qtable,
+                     const float[:, ::1] price, const float[::1] freq_weight,
+                     const float[::1] ac_bits, int keep_low, int16_t[:, :, ::1] out):
+    """Levels of zigzag-order DCT blocks with one quantization table, chosen per block
+    to minimize ``sum_k freq_weight[k] * (x_k - n_k)**2 + price[block] * bits``.
+
+    ``x_k`` is coefficient k in steps of its table entry (``qtable`` in natural order, as
+    libjpeg keeps it), ``bits`` the block's AC code length: the Huffman length of each
+    run/size symbol from ``ac_bits`` (indexed ``run << 4 | size``; 0x00 is EOB, 0xF0 ZRL)
+    plus the ``size`` magnitude bits.  Each coefficient may take zero, its rounded level
+    or the level below; an exact dynamic programme over the position of the previous
+    nonzero level prices the zero runs that a choice makes (a greedy pass cannot).
+    Coefficients under half a step stay zero (raising them never lowers the cost).  The
+    first ``keep_low`` AC coefficients (zigzag 1..keep_low) keep a nonzero level where
+    rounding gives one, so that no block loses its coarse shape.  DC is rounded; a
+    negative price marks a padding block, of which only the DC is kept.  Price 0 is plain
+    rounding.  Returns the number of nonzero AC levels.
+    """
+    cdef Py_ssize_t nby = coef.shape[0], nbx = coef.shape[1], by, bx, k
+    if coef.shape[2] != 64 or out.shape[2] != 64:
+        raise ValueError("blocks must have 64 coefficients")
+    if out.shape[0] != nby or out.shape[1] != nbx:
+        raise ValueError(f"output grid {out.shape[1]}x{out.shape[0]} != coefficient grid {nbx}x{nby}")
+    if price.shape[0] != nby or price.shape[1] != nbx:
+        raise ValueError(f"price grid {price.shape[1]}x{price.shape[0]} != coefficient grid {nbx}x{nby}")
+    if qtable.shape[0] != 64:
+        raise ValueError(f"quantization table needs 64 entries, got {qtable.shape[0]}")
+    if freq_weight.shape[0] != 64:
+        raise ValueError(f"freq_weight needs 64 entries, got {freq_weight.shape[0]}")
+    if ac_bits.shape[0] != 256:
+        raise ValueError(f"ac_bits needs 256 entries (one per AC symbol), got {ac_bits.shape[0]}")
+    if not 0 <= keep_low <= 63:
+        raise ValueError(f"keep_low must be 0..63, got {keep_low}")
+    cdef float inv[64]
+    cdef float fw[64]
+    cdef float bits[256]
+    for k in range(64):
+        if qtable[k] < 1:
+            raise ValueError("quantization table entries must be >= 1")
+        if not freq_weight[k] >= 0:
+            raise ValueError("freq_weight entries must be >= 0")
+        inv[k] = 1.0 / qtable[_ZIGZAG[k]]
+        fw[k] = freq_weight[k]
+    for k in range(256):
+        bits[k] = ac_bits[k]
+    cdef Py_ssize_t nonzero = 0
+    with nogil:
+        for by in range(nby):
+            for bx in range(nbx):
+                nonzero += _trellis_block(&coef[by, bx, 0], inv, fw, bits, price[by, bx], keep_low,
+                                          &out[by, bx, 0])
+    return nonzero
+
+
+cdef int _trellis_block(const float* src, const float* inv, const float* fw, const float* bits,
+                        float lam, int keep_low, int16_t* dst) noexcept nogil:
+    # Positions that may be nonzero, their candidate levels and, for each, the cheapest
+    # cost of the block up to and including it (relative to all-zero), its choice and the
+    # candidate position before it.
+    cdef int pos[64]
+    cdef int32_t cand[64][2]
+    cdef float delta[64][2]  # weighted error of the level minus that of zero
+    cdef float best[64]
+    cdef int choice[64]
+    cdef int prev[64]
+    cdef int m = 0, i, j, c, k, run, size, last, bi, kept
+    cdef int32_t top, level
+    cdef float x, ax, e0, cost, cbest, rate, zrl = bits[0xF0], eob = bits[0]
+    cdef float total, best_total
+    x = src[0] * inv[0]
+    level = <int32_t>(x + 0.5) if x >= 0 else -<int32_t>(0.5 - x)
+    dst[0] = <int16_t>(-1024 if level < -1024 else (1023 if level > 1023 else level))
+    for k in range(1, 64):
+        dst[k] = 0
+    if lam < 0:
+        return 0
+    for k in range(1, 64):
+        x = src[k] * inv[k]
+        ax = x if x >= 0 else -x
+        if ax < 0.5:
+            continue
+        top = <int32_t>(ax + 0.5)
+        if top > 1023:
+            top = 1023
+        if lam == 0:
+            dst[k] = <int16_t>(top if x >= 0 else -top)
+            continue
+        pos[m] = <int>k
+        e0 = fw[k] * ax * ax
+        cand[m][0] = top
+        delta[m][0] = fw[k] * (ax - top) * (ax - top) - e0
+        cand[m][1] = top - 1
+        delta[m][1] = fw[k] * (ax - top + 1) * (ax - top + 1) - e0
+        m += 1
+    if lam == 0:
+        last = 0
+        for k in range(1, 64):
+            if dst[k] != 0:
+                last += 1
+        return last
+    # best[i]: cheapest cost with a nonzero level at pos[i] as the last one so far.  A
+    # kept coefficient may not be skipped: no path jumps over it.
+    kept = -1  # index of the latest kept candidate before i
+    for i in range(m):
+        k = pos[i]
+        best[i] = 3.4e38
+        for c in range(2):
+            level = cand[i][c]
+            if level < 1:
+                continue
+            size = _nbits(level)
+            cbest = 3.4e38
+            bi = -1
+            if kept < 0:  # the start of the block as the predecessor (run from position 1)
+                run = k - 1
+                rate = bits[((run & 15) << 4) | size] + size + (run >> 4) * zrl
+                cbest = delta[i][c] + lam * rate
+            for j in range(kept if kept > 0 else 0, i):
+                run = k - pos[j] - 1
+                rate = bits[((run & 15) << 4) | size] + size + (run >> 4) * zrl
+                cost = best[j] + delta[i][c] + lam * rate
+                if cost < cbest:
+                    cbest = cost
+                    bi = j
+            if cbest < best[i]:
+                best[i] = cbest
+                choice[i] = c
+                prev[i] = bi
+        if k <= keep_low:
+            kept = i
+    # The last nonzero level: after it an EOB unless it is coefficient 63; not before
+    # the last kept coefficient.
+    bi = -1
+    best_total = lam * eob if kept < 0 else 3.4e38
+    for i in range(kept if kept > 0 else 0, m):
+        total = best[i] + (lam * eob if pos[i] < 63 else 0)
+        if total < best_total:
+            best_total = total
+            bi = i
+    last = 0
+    while bi >= 0:
+        level = cand[bi][choice[bi]]
+        dst[pos[bi]] = <int16_t>(level if src[pos[bi]] >= 0 else -level)
+        last += 1
+        bi = prev[bi]
+    return last
