@@ -39,17 +39,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import _native, budget, pool, writer
+from . import _native, budget, perceptual, pool, writer
 from .options import dct_unsupported
 
-#: Price of a bit, in units of the squared DC step, in a block the map gives 0.
-STRENGTH = 4.0
+#: Multiplier of the perceptual quantizer's price of a bit (perceptual.PRICE) at which
+#: rate control first searches the table quality.
+STRENGTH = 1.0
 #: A block with map value ``w`` pays ``BASE + strength * (1 - w) ** POWER``.
 POWER = 2.0
 BASE = 0.0
 #: First guess of the table's scale: ``ln scale = G0 + G1 ln scale(quality) + G2 ln bpp``
 #: (bpp of the plain JPEG), fitted on Kodak at qualities 20..85.
-GUESS = (-0.663, 0.903, 0.241)
+GUESS = (0.0, 1.0, 0.0)
 #: d ln(size) / d ln(libjpeg table scale), measured on Kodak.
 SCALE_EXPONENT = -1.0
 #: d ln(size) / d ln(strength), measured on Kodak (-0.36 .. -0.42).
@@ -285,8 +286,9 @@ class _Prepared:
         cols_in = np.clip(w - 8 * np.arange(pad_w // 8), 0, 8)
         counts = np.outer(rows_in, cols_in).astype(np.float64)
         # Components with the same sampling (the two chroma planes) share one array.
-        weights = {f: block_weights(_coarsen(fine, counts, f[1], f[0])) for f in set(factors)}
-        self.weights = [weights[f] for f in factors]
+        means = {f: _coarsen(fine, counts, f[1], f[0]) for f in set(factors)}
+        field = dict(zip(set(factors), perceptual.masking(self.coefs[0], [(f[1], f[0]) for f in set(factors)])))
+        self.weights = [perceptual.prices(field[f], means[f]) for f in factors]
         self.tables = [min(c.table, 1) for c in comps]
         self.out = _views(self.scratch, shapes, np.int16, 4 * sum(math.prod(s) for s in shapes))
         self.state: tuple[int, float] | None = None  # (quality, strength) that ``out`` holds
@@ -326,19 +328,15 @@ class _Prepared:
             return
         self.state = (quality, strength)
         self.counts = None
-        self.qtables = {t: quant_table(quality, chroma=t == 1) for t in set(self.tables)}
-        steps2 = {t: nominal_step(quality, chroma=t == 1) ** 2 for t in set(self.tables)}
-        args = [
-            (self.qtables[t], steps2[t] * BASE, steps2[t] * strength, self.header.ac_bits.get(t, _FLAT_BITS))
-            for t in self.tables
-        ]
+        self.qtables = {t: perceptual.quant_table(quality, chroma=t == 1) for t in set(self.tables)}
+        bits = [self.header.ac_bits.get(t, _FLAT_BITS) for t in self.tables]
 
         def part(k: int) -> None:
             # Blocks are quantized independently: each worker takes a share of block rows.
-            for coef, weight, out, (qt, base, scale, bits) in zip(self.coefs, self.weights, self.out, args):
+            for coef, price, out, t, b in zip(self.coefs, self.weights, self.out, self.tables, bits):
                 rows = slice(len(coef) * k // self.parts, len(coef) * (k + 1) // self.parts)
                 if rows.start < rows.stop:
-                    _native.quantize_rd(coef[rows], qt, weight[rows], base, scale, bits, out[rows])
+                    perceptual.quantize(coef[rows], self.qtables[t], price[rows], strength, b, out[rows])
 
         self._map(part, range(self.parts))
 
