@@ -33,8 +33,8 @@ import numpy as np
 from . import _perceptual_cy
 
 #: Luma table: DC step and AC steps ``1 + LUMA_A * r ** LUMA_P``, in units of ``s``.
-LUMA_DC = 1.0
-LUMA_A = 3.0
+LUMA_DC = 0.71
+LUMA_A = 4.2
 LUMA_P = 1.5
 #: Chroma table: ``CHROMA_SCALE * s * (1 + CHROMA_A * r ** CHROMA_P)``, DC alike.
 CHROMA_SCALE = 1.1
@@ -43,7 +43,7 @@ CHROMA_P = 1.5
 #: ``s`` at libjpeg scale 100 (quality 50).
 BASE_STEP = 16.0
 #: Price of a bit (squared quantization steps) in a block of zero activity, at strength 1.
-PRICE = 0.02
+PRICE = 0.028
 #: The masking field: knee (squared pixel units), exponent, cap, and the share of the
 #: 3x3 neighbourhood's minimum.
 ACT_KNEE = 30.0
@@ -123,3 +123,35 @@ def quantize(coef: np.ndarray, qtable: np.ndarray, price: np.ndarray, strength: 
     """Trellis levels of ``coef`` (rows of zigzag blocks) into ``out``."""
     scaled = np.where(price < 0, price, price * np.float32(strength)).astype(np.float32)
     return _perceptual_cy.trellis_quantize(coef, qtable, scaled, _FREQ_WEIGHT, ac_bits, KEEP_LOW, out)
+
+
+def code_lengths(freq: np.ndarray) -> np.ndarray:
+    """Huffman code length per symbol for symbol counts ``freq`` (256), as float32 bits
+    for the trellis: the optimal lengths, limited to 16 as JPEG requires by moving
+    depth from the longest codes; symbols that did not occur are priced one bit over the
+    longest code (at most 16), so a pass may still choose them when they pay."""
+    freq = np.asarray(freq, dtype=np.float64)
+    used = np.flatnonzero(freq > 0)
+    out = np.full(256, 16.0, dtype=np.float32)
+    if len(used) == 0:
+        return out
+    if len(used) == 1:
+        out[used] = 1.0
+        out[freq <= 0] = 2.0
+        return out
+    import heapq
+
+    depth = np.zeros(256, dtype=np.int64)
+    heap = [(float(freq[s]), i, [int(s)]) for i, s in enumerate(used)]
+    heapq.heapify(heap)
+    tie = len(heap)
+    while len(heap) > 1:
+        fa, _, a = heapq.heappop(heap)
+        fb, _, b = heapq.heappop(heap)
+        depth[a + b] += 1
+        heapq.heappush(heap, (fa + fb, tie, a + b))
+        tie += 1
+    lengths = np.minimum(depth[used], 16)
+    out[used] = lengths
+    out[freq <= 0] = min(int(lengths.max()) + 1, 16)
+    return out
