@@ -26,7 +26,7 @@ from pillow_msroi import perceptual  # noqa: E402
 from pillow_msroi.osie import OSIE_SEED, OSIE_TRAIN  # noqa: E402
 
 PARAMS = ("LUMA_A", "LUMA_P", "LUMA_DC", "CHROMA_SCALE", "CHROMA_A", "PRICE", "ACT_KNEE", "ACT_GAMMA",
-          "ACT_NEIGHBOUR")
+          "ACT_NEIGHBOUR", "CHROMA_PRICE", "FREQ_BETA", "ACT_MAX", "CHROMA_P")
 
 
 def training_images(n: int) -> list[Path]:
@@ -82,6 +82,8 @@ def main() -> None:
                 value = base * factor
                 if name == "ACT_NEIGHBOUR":
                     value = min(value, 1.0)
+                if name == "FREQ_BETA" and base == 0:
+                    value = 0.25 if factor > 1 else 0.0
                 setattr(perceptual, name, value)
                 score = obj()
                 print(f"  {name}={value:.4g}: {score[0]:.3f} (S2 {score[1]:.2f}, HVS-M {score[2]:.2f})", flush=True)

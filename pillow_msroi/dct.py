@@ -342,7 +342,7 @@ class _Prepared:
             for coef, price, out, t, b in zip(self.coefs, self.weights, self.out, self.tables, bits):
                 rows = slice(len(coef) * k // self.parts, len(coef) * (k + 1) // self.parts)
                 if rows.start < rows.stop:
-                    perceptual.quantize(coef[rows], self.qtables[t], price[rows], strength, b, out[rows])
+                    perceptual.quantize(coef[rows], self.qtables[t], price[rows], strength, b, out[rows], t == 1)
 
         self._map(part, range(self.parts))
 
