@@ -9,6 +9,7 @@ mozjpeg is jpeglib's bundled 4.0.3 with its defaults, jpegli is ``pyjpegli``.
 
     python bench/perceptual.py --images 1-24 --budgets 30 50 75 [--json out.json] [--jobs 1]
     python bench/perceptual.py --crops OUTDIR   # 2x crops of smooth regions at the Q30 budget
+    python bench/perceptual.py --speed --images 1-24 --budgets 75   # time against mozjpeg
 
 Run it with ``nice``: the metric is plain numpy and takes about a second per pair.
 """
@@ -244,6 +245,32 @@ def crops(outdir: Path, budget: int = 30) -> None:
         print(stem, {k: len(v) for k, v in files.items()})
 
 
+def speed(paths: list[Path], budgets: list[int], repeats: int = 5) -> None:
+    """Median time of a default save with a given map (the network's, computed once)
+    against mozjpeg at the same quality, in this process, image by image."""
+    import pillow_msroi
+    from pillow_msroi import roi
+
+    ratios = []
+    for pth in paths:
+        im = load(pth)
+        m = roi.encoding_map(im)
+        for q in budgets:
+            pillow_msroi.encode(im, quality=q, map=m)  # warm
+            ours_t, moz_t = [], []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                pillow_msroi.encode(im, quality=q, map=m)
+                ours_t.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                mozjpeg_at(im, q)
+                moz_t.append(time.perf_counter() - t)
+            a, b = np.median(ours_t) * 1e3, np.median(moz_t) * 1e3
+            ratios.append(a / b)
+            print(f"{pth.stem} Q{q}: ours {a:.1f} ms, mozjpeg {b:.1f} ms, ratio {a / b:.2f}", flush=True)
+    print(f"mean ratio {np.mean(ratios):.2f}, max {np.max(ratios):.2f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", default="1-24", help="Kodak numbers, e.g. 1-24 or 2,4,6")
@@ -252,11 +279,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (the machine is shared)")
     ap.add_argument("--json", type=Path, help="write every row here")
     ap.add_argument("--crops", type=Path, help="write crops to this folder instead")
+    ap.add_argument("--speed", action="store_true", help="time ours against mozjpeg instead")
     args = ap.parse_args(argv)
     if args.crops:
         crops(args.crops)
         return
     paths = parse_images(args.images)
+    if args.speed:
+        speed(paths, args.budgets)
+        return
     enc = tuple(args.encoders)
     t0 = time.time()
     if args.jobs > 1:

@@ -47,7 +47,7 @@ class Encoded:
     rule: int | None
     #: The method that ran ("blend" or "dct"; "auto" is resolved).
     method: str
-    #: method="dct": price of a bit where the map is 0, in squared DC steps; else None.
+    #: method="dct": multiplier of every block's price of a bit (1: perceptual.PRICE); else None.
     strength: float | None = None
 
     @property
@@ -188,7 +188,8 @@ def encode_image(
 
 
 def _encode_dct(source: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any]) -> Encoded:
-    """method="dct": one table for the image, bits priced by the map (see dct.py).
+    """method="dct": one table per component, bits priced per block by masking and the map
+    (see dct.py and perceptual.py).
 
     There are no quality layers: ``level_map`` is empty, ``layers`` is (), ``encodes``
     counts the quantization passes and ``rule`` is not used.

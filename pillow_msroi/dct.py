@@ -1,19 +1,20 @@
 """Semantic quantization in the DCT domain (``method="dct"``).
 
 The paper's pixel blend is re-encoded at one quality in the end, which gives the
-favoured region back to plain JPEG's level.  Here the favoured region's quality is set
-directly.  The image is transformed once (libjpeg's colour conversion and downsampling,
-then a float DCT); each pass quantizes all blocks with one *fine* table (a libjpeg
-quality) by rate-distortion choices whose price of a bit grows where the map is low, so
-the blocks the map does not favour drop the coefficients that cost more bits than they
-are worth.  The file stays one standard JPEG (baseline, or progressive on request) with
-optimal Huffman tables, written by the entropy coder in csrc/dct.pxi.
+favoured region back to plain JPEG's level.  Here the levels are chosen directly.  The
+image is transformed once (libjpeg's colour conversion and downsampling, then a float
+DCT); each pass quantizes all blocks with one table per component from the perceptual
+family of :mod:`.perceptual` (a libjpeg-style quality scales it) by a trellis whose price
+of a bit is set per block by local masking (texture hides error, smooth areas show it)
+times the map's bounded factor.  The file stays one standard JPEG (baseline, or
+progressive on request) with optimal Huffman tables, written by the entropy coder in
+csrc/dct.pxi.
 
-Rate control has two knobs, the table quality and the map's strength (the price of a
-bit in the least favoured blocks).  A pass only quantizes and counts symbols, which
-gives the file size exactly but for byte stuffing, so passes are cheap: a few per image
-find the highest quality that fits at :data:`STRENGTH`, then the next quality up with a
-slightly stronger map is tried to spend the rest, and only the result is written.
+Rate control has two knobs, the table quality and the strength (a multiplier of every
+block's price of a bit).  A pass only quantizes and counts symbols, which gives the file
+size exactly but for byte stuffing, so passes are cheap: a few per image find the
+highest quality that fits at :data:`STRENGTH`, then the next quality up with a slightly
+higher price is tried to spend the rest, and only the result is written.
 
 The file's structure is taken from Pillow's plain encode of the same image with the
 caller's options, which is needed anyway for the budget: its frame header gives the
@@ -45,9 +46,6 @@ from .options import dct_unsupported
 #: Multiplier of the perceptual quantizer's price of a bit (perceptual.PRICE) at which
 #: rate control first searches the table quality.
 STRENGTH = 1.0
-#: A block with map value ``w`` pays ``BASE + strength * (1 - w) ** POWER``.
-POWER = 2.0
-BASE = 0.0
 #: Whether a progressive file's first pass learns the image's Huffman code lengths for
 #: the trellis (its header has no AC tables; learnt lengths gain ~0.5 SSIMULACRA2 there,
 #: nothing over Annex K's tables in a baseline file, measured on 6 Kodak images).
@@ -58,8 +56,8 @@ LEARN_BITS = True
 GUESS = (0.133, 0.815, 0.024)
 #: d ln(size) / d ln(libjpeg table scale), measured on Kodak.
 SCALE_EXPONENT = -1.0
-#: d ln(size) / d ln(strength), measured on Kodak (-0.36 .. -0.42).
-ELASTICITY = -0.4
+#: d ln(size) / d ln(strength), measured on Kodak (-0.12 .. -0.28 at table qualities 60..88).
+ELASTICITY = -0.18
 #: A file this close under the budget (as a fraction) ends the search.
 TOLERANCE = 0.01
 #: Quality probes steered by the size law before the search falls back to bisection.
@@ -102,13 +100,6 @@ def quant_table(quality: int, chroma: bool) -> np.ndarray:
     """libjpeg's table at ``quality`` (``jpeg_set_quality`` with baseline limits), natural order."""
     base = _CHROMA if chroma else _LUMA
     return np.clip((base * _scale(quality) + 50) // 100, 1, 255).astype(np.uint16)
-
-
-def nominal_step(quality: int, chroma: bool) -> float:
-    """The table's DC step before rounding: it moves smoothly with quality, so prices of
-    bits scaled by it do too (the rounded entry jumps by up to a third at high quality)."""
-    base = _CHROMA if chroma else _LUMA
-    return max(float(base[0]) * _scale(quality) / 100.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -204,7 +195,7 @@ class DctEncoded:
     data: bytes
     #: Quality of the one quantization table; None when nothing fit and ``data`` is plain.
     quality: int | None
-    #: Price of a bit where the map is 0, in squared DC steps (0: plain rounding).
+    #: Multiplier of every block's price of a bit (perceptual.PRICE at 1; 0: rounding).
     strength: float
     budget: int
     plain_bytes: int
@@ -493,13 +484,6 @@ def _coarsen(means: np.ndarray, counts: np.ndarray, fv: int, fh: int) -> np.ndar
     total = (np.maximum(means, 0) * counts).reshape(rows, fv, cols, fh).sum(axis=(1, 3))
     n = counts.reshape(rows, fv, cols, fh).sum(axis=(1, 3))
     return np.where(n > 0, total / np.where(n > 0, n, 1.0), -1.0).astype(np.float32)
-
-
-def block_weights(means: np.ndarray) -> np.ndarray:
-    """How little each block matters, from its map mean: the price of a bit there is
-    ``step**2 * (BASE + strength * weight)``.  -1 (padding block) stays -1."""
-    weight = (1.0 - np.clip(means, 0.0, 1.0)) ** POWER
-    return np.where(means < 0, -1.0, weight).astype(np.float32)
 
 
 def _ceil_div(a: int, b: int) -> int:

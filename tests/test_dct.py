@@ -311,9 +311,13 @@ def test_favoured_region_beats_plain_jpeg_at_equal_bytes(astronaut):
     src = np.asarray(im)
     ours = np.asarray(decode(result.data))
     ref = np.asarray(decode(plain(im, 50)))
+    flat = np.asarray(decode(encode(im, 50, map_=np.ones((4, 4))).data))
     assert len(result.data) <= len(plain(im, 50))
-    assert psnr(src[roi], ours[roi]) > psnr(src[roi], ref[roi]) + 1.5
-    assert psnr(src[~roi], ours[~roi]) > psnr(src[~roi], ref[~roi]) - 3.0
+    # The map moves quality into its region (against the same core without it), and the
+    # perceptual core keeps the rest about as good as plain JPEG at the same bytes.
+    assert psnr(src[roi], ours[roi]) > psnr(src[roi], ref[roi]) + 1.0
+    assert psnr(src[roi], ours[roi]) > psnr(src[roi], flat[roi]) + 0.5
+    assert psnr(src[~roi], ours[~roi]) > psnr(src[~roi], ref[~roi]) - 1.0
 
 
 def test_flat_map_is_plain_rd_quantization(astronaut):
