@@ -39,6 +39,9 @@ MODEL_ENV = "MSROI_MODEL"
 #: at.  Chosen by ``bench/encoding_gamma.py`` on 60 OSIE *training* images (dct at
 #: Q30/50/75, fixation-weighted PSNR at equal bytes): 1 +2.93/+6.49/+0.56 dB, 0.3
 #: +5.38/+9.25/+2.55, 0.2 +6.46/+10.07/+3.27, 0.1 +6.01/+10.38/+0.88 (centred: +2.21/+6.31/+0.10).
+#: Re-checked for the perceptual core (bench/map_tune.py, 16 OSIE training images, Q30/Q50,
+#: fixation-weighted PSNR against mozjpeg at equal bytes): 0.2 +0.94/+3.01 dB, 0.5
+#: +0.89/+2.77, 1 +0.51/+2.14 at MAP_RANGE 10; the same order at 4 and 25.
 ENCODING_GAMMA = 0.2
 _OUTPUTS = ("msroi", "readout")  # the model's map outputs, named as the kinds
 _FALLBACK_DEFAULT = "readout"
