@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (the machine is shared)")
     ap.add_argument("--json", type=Path, help="write every row here")
+    ap.add_argument("--merge", type=Path, help="rows of an earlier --json run for the encoders not run now")
     ap.add_argument("--crops", type=Path, help="write crops to this folder instead")
     ap.add_argument("--speed", action="store_true", help="time ours against mozjpeg instead")
     args = ap.parse_args(argv)
@@ -300,6 +301,9 @@ def main(argv: list[str] | None = None) -> None:
         for pth in paths:
             rows += score_image(pth, args.budgets, enc)
             print(pth.stem, f"{time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+    if args.merge:
+        rows += [r for r in json.loads(args.merge.read_text()) if r["encoder"] not in enc]
+        enc = tuple(e for e in ENCODERS if any(r["encoder"] == e for r in rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     print(table(rows, args.budgets, enc))

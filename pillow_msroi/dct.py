@@ -570,6 +570,12 @@ def _rate_control(prepared: _Prepared, plain: bytes, limit: int, quality: int, s
         prepared.learn_bits(guess, strength)
     fit = _fit(prepared.estimate, limit, guess, strength)
     passes = fit.passes + learn
+    if fit.quality == 100 and strength > 0:
+        # At the finest table, plain rounding is what plain quality 100 does: keep every
+        # level when it fits, rather than trading any for bytes the budget does not need.
+        passes += 1
+        if prepared.estimate(100, 0.0) <= limit:
+            fit = _Fit(100, 0.0, passes)
     if fit.quality is None:
         return DctEncoded(plain, None, strength, limit, len(plain), passes)
     # The search priced byte stuffing; the real file may still be a little larger, which
