@@ -134,9 +134,10 @@ cdef int _trellis_block(const float* src, const float* inv, const float* fw, con
     cdef float best[64]
     cdef int choice[64]
     cdef int prev[64]
-    cdef int m = 0, i, j, c, k, run, size, last, bi, kept
+    cdef int m = 0, i, j, k, run, last, bi, kept, s0, s1, b0, b1, row
+    cdef bint two
     cdef int32_t top, level
-    cdef float x, ax, e0, cost, cbest, rate, zrl = bits[0xF0], eob = bits[0]
+    cdef float x, ax, e0, cost, base, m0, m1, inv_lam, zrl = bits[0xF0], eob = bits[0]
     cdef float total, best_total
     x = src[0] * inv[0]
     level = <int32_t>(x + 0.5) if x >= 0 else -<int32_t>(0.5 - x)
@@ -169,42 +170,55 @@ cdef int _trellis_block(const float* src, const float* inv, const float* fw, con
             if dst[k] != 0:
                 last += 1
         return last
-    # best[i]: cheapest cost with a nonzero level at pos[i] as the last one so far.  A
-    # kept coefficient may not be skipped: no path jumps over it.
+    # best[i]: cheapest cost, in bits (error / lam + bits), with a nonzero level at pos[i]
+    # as the last one so far.  A kept coefficient may not be skipped: no path jumps over
+    # it.  The level below the rounded one can only pay where it is a magnitude
+    # category shorter (the rounded level is a power of two): elsewhere it costs as many
+    # bits for more error, so it is left out of the search.
+    inv_lam = 1.0 / lam
     kept = -1  # index of the latest kept candidate before i
     for i in range(m):
         k = pos[i]
-        best[i] = 3.4e38
-        for c in range(2):
-            level = cand[i][c]
-            if level < 1:
-                continue
-            size = _nbits(level)
-            cbest = 3.4e38
-            bi = -1
-            if kept < 0:  # the start of the block as the predecessor (run from position 1)
-                run = k - 1
-                rate = bits[((run & 15) << 4) | size] + size + (run >> 4) * zrl
-                cbest = delta[i][c] + lam * rate
-            for j in range(kept if kept > 0 else 0, i):
-                run = k - pos[j] - 1
-                rate = bits[((run & 15) << 4) | size] + size + (run >> 4) * zrl
-                cost = best[j] + delta[i][c] + lam * rate
-                if cost < cbest:
-                    cbest = cost
-                    bi = j
-            if cbest < best[i]:
-                best[i] = cbest
-                choice[i] = c
-                prev[i] = bi
+        s0 = _nbits(cand[i][0])
+        s1 = _nbits(cand[i][1])
+        two = cand[i][1] >= 1 and s1 < s0
+        m0 = m1 = 3.4e38
+        b0 = b1 = -1
+        if kept < 0:  # the start of the block as the predecessor (run from position 1)
+            run = k - 1
+            base = (run >> 4) * zrl
+            m0 = base + bits[((run & 15) << 4) | s0]
+            m1 = base + bits[((run & 15) << 4) | s1]
+        for j in range(kept if kept > 0 else 0, i):
+            run = k - pos[j] - 1
+            base = best[j] + (run >> 4) * zrl
+            row = (run & 15) << 4
+            cost = base + bits[row | s0]
+            if cost < m0:
+                m0 = cost
+                b0 = j
+            if two:
+                cost = base + bits[row | s1]
+                if cost < m1:
+                    m1 = cost
+                    b1 = j
+        best[i] = m0 + s0 + delta[i][0] * inv_lam
+        choice[i] = 0
+        prev[i] = b0
+        if two:
+            cost = m1 + s1 + delta[i][1] * inv_lam
+            if cost < best[i]:
+                best[i] = cost
+                choice[i] = 1
+                prev[i] = b1
         if k <= keep_low:
             kept = i
     # The last nonzero level: after it an EOB unless it is coefficient 63; not before
     # the last kept coefficient.
     bi = -1
-    best_total = lam * eob if kept < 0 else 3.4e38
+    best_total = eob if kept < 0 else 3.4e38
     for i in range(kept if kept > 0 else 0, m):
-        total = best[i] + (lam * eob if pos[i] < 63 else 0)
+        total = best[i] + (eob if pos[i] < 63 else 0)
         if total < best_total:
             best_total = total
             bi = i
