@@ -2,6 +2,7 @@
 ``perceptual.MAP_RANGE`` and ``roi.ENCODING_GAMMA``, on OSIE *training* images.
 
     nice python bench/map_tune.py [--images 16] [--ranges 4 10 25] [--gammas 0.2 0.5 1]
+    nice python bench/map_tune.py --validation --images 40 --ranges 40 --gammas 0.2   # report
 
 For each (range, gamma) the network's small map, normalized and raised to gamma, steers
 ``method="dct"`` at the budgets of plain Pillow Q30/Q50; scores are fixation-weighted
@@ -34,11 +35,14 @@ def main() -> None:
     ap.add_argument("--ranges", type=float, nargs="+", default=[4.0, 10.0, 25.0])
     ap.add_argument("--gammas", type=float, nargs="+", default=[0.2, 0.5, 1.0])
     ap.add_argument("--budgets", type=int, nargs="+", default=[30, 50])
+    ap.add_argument("--validation", action="store_true",
+                    help="score on the validation split (to report, never to choose parameters)")
     args = ap.parse_args()
     root = bench.SHARED / "data" / "osie"
-    train, _ = osie_split(load_osie(root))
+    train, val = osie_split(load_osie(root))
+    pool = val if args.validation else train
     rng = np.random.default_rng(args.seed)
-    sample = [train[i] for i in sorted(rng.choice(len(train), args.images, replace=False))]
+    sample = [pool[i] for i in sorted(rng.choice(len(pool), min(args.images, len(pool)), replace=False))]
     configs = [(r, g) for r in args.ranges for g in args.gammas]
     rows: dict[tuple[float, float, int], list[tuple[float, float, float, float]]] = {}
     for k, rec in enumerate(sample):

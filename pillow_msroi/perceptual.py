@@ -28,6 +28,8 @@ A uniform map leaves the field as it is.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from . import _native, _perceptual_cy
@@ -159,8 +161,6 @@ def code_lengths(freq: np.ndarray) -> np.ndarray:
         out[used] = 1.0
         out[freq <= 0] = 2.0
         return out
-    import heapq
-
     depth = np.zeros(256, dtype=np.int64)
     heap = [(float(freq[s]), i, [int(s)]) for i, s in enumerate(used)]
     heapq.heapify(heap)

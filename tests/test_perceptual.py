@@ -211,3 +211,43 @@ def test_fewer_flat_tiles_than_plain_jpeg(astronaut, quality):
     ours = flat_share(encode(im, quality).data)
     plain = flat_share(writer.write(writer.view(im), {"subsampling": -1, "quality": quality}))
     assert ours <= plain
+
+
+def test_code_lengths_are_huffmans():
+    rng = np.random.default_rng(9)
+    freq = np.zeros(256)
+    used = rng.choice(256, 40, replace=False)
+    freq[used] = rng.integers(1, 5000, 40)
+    bits = perceptual.code_lengths(freq)
+    # A complete prefix code over the used symbols, no code over 16 bits, rarer symbols
+    # never shorter, and the expected length within a bit of the entropy.
+    assert np.sum(2.0 ** -bits[used]) == pytest.approx(1.0)
+    assert bits.max() <= 16
+    order = used[np.argsort(freq[used])]
+    assert np.all(np.diff(bits[order]) <= 0)
+    p = freq[used] / freq.sum()
+    entropy = -(p * np.log2(p)).sum()
+    assert entropy <= (p * bits[used]).sum() < entropy + 1
+    assert np.all(bits[freq == 0] == bits[used].max() + 1)
+    np.testing.assert_array_equal(perceptual.code_lengths(np.eye(256)[7] * 3)[[7, 8]], [1, 2])
+
+
+def test_progressive_files_learn_their_own_code_lengths(astronaut, monkeypatch):
+    # A progressive header carries no AC tables: one pass learns the image's lengths.
+    learnt = []
+    original = dct._Prepared.learn_bits
+
+    def spy(self, quality, strength):
+        original(self, quality, strength)
+        learnt.append(dict(self.bits))
+
+    monkeypatch.setattr(dct._Prepared, "learn_bits", spy)
+    baseline = encode(astronaut, 50)
+    assert not learnt and len(baseline.data) <= baseline.budget
+    result = encode(astronaut, 50, progressive=True)
+    assert len(learnt) == 1 and set(learnt[0]) == {0, 1}
+    assert all(b.max() <= 16 and b.min() >= 1 for b in learnt[0].values())
+    assert len(result.data) <= result.budget
+    out = Image.open(io.BytesIO(result.data))
+    out.load()
+    assert out.info.get("progressive") == 1
