@@ -41,7 +41,7 @@ setup(
     packages=packages,
     package_dir=package_dir,
     package_data={
-        "pillow_msroi": ["py.typed", "_native.pyi"],
+        "pillow_msroi": ["py.typed", "_native.pyi", "_perceptual_cy.pyi"],
         "pillow_msroi.models": ["*.onnx", "*.sha256", "*.json", "README.md"],
     },
     ext_modules=cythonize(
