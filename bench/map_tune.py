@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--ranges", type=float, nargs="+", default=[4.0, 10.0, 25.0])
     ap.add_argument("--gammas", type=float, nargs="+", default=[0.2, 0.5, 1.0])
     ap.add_argument("--budgets", type=int, nargs="+", default=[30, 50])
+    ap.add_argument("--maskings", type=float, nargs="+", default=[perceptual.MAP_MASKING])
     ap.add_argument("--validation", action="store_true",
                     help="score on the validation split (to report, never to choose parameters)")
     args = ap.parse_args()
@@ -43,8 +44,8 @@ def main() -> None:
     pool = val if args.validation else train
     rng = np.random.default_rng(args.seed)
     sample = [pool[i] for i in sorted(rng.choice(len(pool), min(args.images, len(pool)), replace=False))]
-    configs = [(r, g) for r in args.ranges for g in args.gammas]
-    rows: dict[tuple[float, float, int], list[tuple[float, float, float, float]]] = {}
+    configs = [(r, g, mm) for r in args.ranges for g in args.gammas for mm in args.maskings]
+    rows: dict[tuple[float, float, float, int], list[tuple[float, float, float, float]]] = {}
     for k, rec in enumerate(sample):
         image, ref_rgb, weights = osie_case(root, rec, k, len(sample))
         ref = bench.Reference(ref_rgb)
@@ -58,20 +59,20 @@ def main() -> None:
             }
             wp = {n: metrics.weighted_psnr(ref_rgb, d, weights) for n, d in others.items()}
             s2_pillow = ref.ssimulacra2(others["pillow"])
-            for r, g in configs:
-                perceptual.MAP_RANGE = r
+            for r, g, mm in configs:
+                perceptual.MAP_RANGE, perceptual.MAP_MASKING = r, mm
                 data = pillow_msroi.encode(image, quality=q, slack=0.0, map=small**g)
                 out = bench.decode(data)
                 w = metrics.weighted_psnr(ref_rgb, out, weights)
-                rows.setdefault((r, g, q), []).append(
+                rows.setdefault((r, g, mm, q), []).append(
                     (w - wp["mozjpeg"], w - wp["jpegli"], ref.ssimulacra2(out) - s2_pillow, w - wp["pillow"])
                 )
         print(f"{k + 1}/{len(sample)}", file=sys.stderr, flush=True)
-    print("| range | gamma | budget | fixPSNR - mozjpeg | fixPSNR - jpegli | fixPSNR - pillow | S2 - pillow (min) |")
-    print("|---|---|---|---|---|---|---|")
-    for (r, g, q), v in sorted(rows.items()):
+    print("| range | gamma | masking | budget | fixPSNR - mozjpeg | fixPSNR - jpegli | fixPSNR - pillow | S2 - pillow (min) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (r, g, mm, q), v in sorted(rows.items()):
         a = np.array(v)
-        print(f"| {r:g} | {g:g} | Q{q} | {a[:, 0].mean():+.2f} | {a[:, 1].mean():+.2f} | {a[:, 3].mean():+.2f} | "
+        print(f"| {r:g} | {g:g} | {mm:g} | Q{q} | {a[:, 0].mean():+.2f} | {a[:, 1].mean():+.2f} | {a[:, 3].mean():+.2f} | "
               f"{a[:, 2].mean():+.2f} ({a[:, 2].min():+.2f}) |")
 
 
