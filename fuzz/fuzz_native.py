@@ -187,27 +187,36 @@ def fuzz_count_scan(rng, nat) -> None:
 
 
 def fuzz_quantize(rng, nat) -> None:
-    """Random blocks, tables (some invalid), weights and prices: every level is the rounded
-    value or a smaller magnitude of the same sign, DC always rounded, padding blocks DC only."""
+    """Random blocks, tables (some invalid), prices and code lengths through the trellis:
+    every level is the rounded value, the level below or zero, of the same sign; DC always
+    rounded; padding blocks (price < 0) DC only; price 0 plain rounding."""
     rows, cols = int(rng.integers(0, 5)), int(rng.integers(0, 5))
     coef = (rng.standard_normal((rows, cols, 64)) * rng.choice([1.0, 50.0, 3000.0])).astype(np.float32)
     qtable = rng.integers(0 if rng.random() < 0.05 else 1, 256, 64 + int(rng.random() < 0.05)).astype(np.uint16)
-    weight = np.where(rng.random((rows, cols)) < 0.1, -1.0, rng.random((rows, cols))).astype(np.float32)
+    price = np.where(rng.random((rows, cols)) < 0.1, -1.0, rng.random((rows, cols)) * rng.choice([0.0, 0.1, 10.0]))
+    price = price.astype(np.float32)
+    fw = rng.uniform(0 if rng.random() < 0.95 else -1, 2, 64 + int(rng.random() < 0.05)).astype(np.float32)
     bits = rng.uniform(1, 16, 256 + int(rng.random() < 0.05)).astype(np.float32)
-    base, scale = float(rng.uniform(-0.1, 2)), float(rng.uniform(0, 50))
+    keep_low = int(rng.integers(-1 if rng.random() < 0.05 else 0, 6))
     out = np.full((rows, cols + int(rng.random() < 0.05), 64), 99, np.int16)
     coef_in = odd_array(rng, coef.shape, np.float32) if rng.random() < 0.05 else coef
-    nat.quantize_rd(coef_in, qtable, weight, base, scale, bits, out)
+    nat.trellis_quantize(coef_in, qtable, price, fw, bits, keep_low, out)
     zz = np.asarray(qtable, np.float64)[nat.ZIGZAG]
     x = np.asarray(coef_in, np.float64) / zz
-    rounded = np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), -1023, 1023)
-    rounded[..., 0] = np.clip(np.sign(x[..., 0]) * np.floor(np.abs(x[..., 0]) + 0.5), -1024, 1023)
+    ax = np.abs(x)
+    top = np.minimum(np.floor(ax + 0.5), 1023)
+    top[..., 0] = np.floor(ax[..., 0] + 0.5)
     # Float32 rounding in the kernel may flip a value within 1e-3 of a half step.
-    near_half = np.abs(np.abs(x) - np.floor(np.abs(x)) - 0.5) < 1e-3
-    ok = ((np.abs(out) <= np.abs(rounded)) & ((out == 0) | (np.sign(out) == np.sign(rounded)))) | near_half
-    assert ok.all()
-    assert (np.equal(out[..., 0], rounded[..., 0]) | near_half[..., 0]).all()
-    assert not out[weight < 0][:, 1:].any()
+    near_half = np.abs(ax - np.floor(ax) - 0.5) < 1e-3
+    a = np.abs(out.astype(np.float64))
+    same_sign = (out == 0) | (np.sign(out) == np.sign(x))
+    ac = (((a == top) | (a == top - 1) | (a == 0)) & same_sign | near_half)[..., 1:]
+    assert ac.all()
+    dc = np.clip(np.sign(x[..., 0]) * top[..., 0], -1024, 1023)
+    assert ((out[..., 0] == dc) | near_half[..., 0]).all()
+    assert not out[price < 0][:, 1:].any()
+    plain = price == 0
+    assert ((a[plain] == top[plain]) | near_half[plain])[:, 1:].all()
 
 
 def main() -> int:

@@ -28,7 +28,7 @@ class Encoded:
     rule: int | None
     #: The method that ran ("blend" or "dct"; "auto" is resolved).
     method: str
-    #: method="dct": price of a bit where the map is 0, in squared DC steps; else None.
+    #: method="dct": multiplier of every block's price of a bit (1: the field's own); else None.
     strength: float | None = None
 
     def __repr__(self) -> str:

@@ -160,62 +160,12 @@ def test_coarsened_means_weigh_pixels_inside_the_image():
     np.testing.assert_allclose(dct_coefficients._coarsen(fine, counts, 2, 2), direct, atol=1e-5)
 
 
-def quantize(coef, table, weight, base=0.0, scale=0.0, bits=None):
+def rounded(coef: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Levels of plain rounding: the trellis at price 0."""
     out = np.empty(coef.shape, np.int16)
-    bits = np.full(256, 8.0, np.float32) if bits is None else bits
-    n = quantize_cy.quantize_rd(coef, table, weight, base, scale, bits, out)
-    return out, n
-
-
-def test_quantize_without_price_rounds_to_nearest():
-    rng = np.random.default_rng(3)
-    coef = (rng.normal(0, 60, (4, 5, 64)) * rng.random(64) ** 3).astype(np.float32)
-    table = dct_tables.quant_table(75, chroma=False)
-    out, n = quantize(coef, table, np.zeros((4, 5), np.float32))
-    expected = np.clip(np.round(coef / table[transform_cy.ZIGZAG]), -1024, 1023)
-    np.testing.assert_array_equal(out, expected)
-    assert n == np.count_nonzero(expected[:, :, 1:])
-
-
-def test_quantize_prices_bits_in_squared_error():
-    rng = np.random.default_rng(4)
-    coef = (rng.normal(0, 80, (6, 6, 64)) * rng.random(64) ** 2).astype(np.float32)
-    table = dct_tables.quant_table(90, chroma=False)
-    step = table[transform_cy.ZIGZAG].astype(np.float64)
-    rounded, n0 = quantize(coef, table, np.zeros((6, 6), np.float32))
-    weight = np.linspace(0, 1, 36, dtype=np.float32).reshape(6, 6)
-    priced, n1 = quantize(coef, table, weight, scale=40.0)
-    assert n1 < n0
-    np.testing.assert_array_equal(priced[:, :, 0], rounded[:, :, 0])  # DC is never priced
-    np.testing.assert_array_equal(priced[0, 0], rounded[0, 0])  # weight 0: plain rounding
-    # Levels only move toward zero, to zero or to the top of the category below.
-    a, b = np.abs(priced.astype(int)), np.abs(rounded.astype(int))
-    below = (1 << np.maximum(np.ceil(np.log2(b + 1)).astype(int) - 1, 0)) - 1
-    assert np.all((a == b) | (a == 0) | (a == below))
-    assert np.all(np.sign(priced) * np.sign(rounded) >= 0)
-    # A dearer bit never adds error back: the squared error grows with the price.
-    errors = []
-    for scale in (0.0, 10.0, 100.0, 1000.0):
-        levels, _ = quantize(coef, table, np.ones((6, 6), np.float32), scale=scale)
-        errors.append(float((((levels - coef / step) * step) ** 2).sum()))
-    assert errors == sorted(errors)
-
-
-def test_quantize_keeps_only_dc_of_padding_blocks():
-    coef = np.random.default_rng(6).normal(0, 50, (2, 2, 64)).astype(np.float32)
-    weight = np.array([[0, -1], [-1, 0]], np.float32)
-    out, _ = quantize(coef, dct_tables.quant_table(50, chroma=False), weight)
-    assert not out[0, 1, 1:].any() and not out[1, 0, 1:].any() and out[0, 0, 1:].any()
-    with pytest.raises(ValueError, match="weight grid"):
-        quantize(coef, dct_tables.quant_table(50, chroma=False), np.zeros((3, 2), np.float32))
-
-
-@pytest.mark.parametrize("quality", [1, 10, 25, 50, 51, 75, 95, 100])
-def test_quant_tables_are_libjpegs(quality):
-    im = Image.fromarray(skdata.coffee()).resize((64, 48))
-    qt = decode(plain(im, quality)).quantization  # natural order, as Pillow reports it
-    assert list(qt[0]) == list(dct_tables.quant_table(quality, chroma=False))
-    assert list(qt[1]) == list(dct_tables.quant_table(quality, chroma=True))
+    price = np.zeros(coef.shape[:2], np.float32)
+    quantize_cy.trellis_quantize(coef, table, price, np.ones(64, np.float32), np.full(256, 8.0, np.float32), 0, out)
+    return out
 
 
 def huffman_lengths(counts: bytes) -> list[int]:
@@ -259,7 +209,7 @@ def test_scan_decodes_in_pillow_to_the_coefficients_written(restart):
     assert header.restart_interval == restart
     coef = transform_cy.forward_dct(np.asarray(gray))
     table = dct_tables.quant_table(80, chroma=False)
-    levels, _ = quantize(coef, table, np.zeros((3, 4), np.float32))
+    levels = rounded(coef, table)
     scan, huffman = entropy_cy.encode_scan([levels], [(1, 1)], [0], restart)
     data = dct_markers.assemble(header, {0: table}, [0], [(dct_scans.Scan((0,)), (scan, huffman))])
     rst = sum(data.count(bytes((0xFF, 0xD0 + k))) for k in range(8))
@@ -325,9 +275,13 @@ def test_favoured_region_beats_plain_jpeg_at_equal_bytes(astronaut):
     src = np.asarray(im)
     ours = np.asarray(decode(result.data))
     ref = np.asarray(decode(plain(im, 50)))
+    flat = np.asarray(decode(encode(im, 50, map_=np.ones((4, 4))).data))
     assert len(result.data) <= len(plain(im, 50))
-    assert psnr(src[roi], ours[roi]) > psnr(src[roi], ref[roi]) + 1.5
-    assert psnr(src[~roi], ours[~roi]) > psnr(src[~roi], ref[~roi]) - 3.0
+    # The map moves quality into its region (against the same core without it), and the
+    # perceptual core keeps the rest about as good as plain JPEG at the same bytes.
+    assert psnr(src[roi], ours[roi]) > psnr(src[roi], ref[roi]) + 1.0
+    assert psnr(src[roi], ours[roi]) > psnr(src[roi], flat[roi]) + 0.5
+    assert psnr(src[~roi], ours[~roi]) > psnr(src[~roi], ref[~roi]) - 1.0
 
 
 @pytest.mark.parametrize("flat", [np.ones((4, 4)), np.full((1, 1), -3.0), np.zeros((256, 256))])
@@ -337,8 +291,8 @@ def test_flat_map_is_plain_rd_quantization(astronaut, flat):
     result = encode(astronaut, 50, map_=flat)
     assert len(result.data) <= result.budget and result.quality is not None
     header = dct_markers.parse_header(plain(astronaut, 50))
+    # A map of one value (here 0) sets every block's map factor to 1: the masking field alone.
     coefs = dct_coefficients.Coefficients(writer.view(astronaut), np.zeros((1, 1), np.float32), header)
-    coefs.weights = [np.where(w < 0, -1.0, 1.0).astype(np.float32) for w in coefs.weights]
     passes = dct_rate.Passes(coefs, header)
     passes.quantize(result.quality, result.strength)
     assert passes.write() == result.data

@@ -44,7 +44,7 @@ class ScriptedWrites:
     the next scripted size, and every ``quantize`` call is recorded."""
 
     def __init__(self, sizes: list[int]) -> None:
-        self.header = SimpleNamespace(width=64, height=64)
+        self.header = SimpleNamespace(width=64, height=64, ac_bits={0: None})  # baseline: no learning pass
         self.sizes = list(sizes)
         self.quantized: list[tuple[int, float]] = []
 
