@@ -85,6 +85,7 @@ def trellis_quantize(const float[:, :, ::1] coef, const uint16_t[::1] qtable,
     if not 0 <= keep_low <= 63:
         raise ValueError(f"keep_low must be 0..63, got {keep_low}")
     cdef float inv[64]
+    cdef float q[64]
     cdef float fw[64]
     cdef float bits[256]
     for k in range(64):
@@ -93,6 +94,7 @@ def trellis_quantize(const float[:, :, ::1] coef, const uint16_t[::1] qtable,
         if not freq_weight[k] >= 0:
             raise ValueError("freq_weight entries must be >= 0")
         inv[k] = 1.0 / qtable[_ZIGZAG[k]]
+        q[k] = qtable[_ZIGZAG[k]]
         fw[k] = freq_weight[k]
     for k in range(256):
         bits[k] = ac_bits[k]
@@ -100,7 +102,7 @@ def trellis_quantize(const float[:, :, ::1] coef, const uint16_t[::1] qtable,
     with nogil:
         for by in range(nby):
             for bx in range(nbx):
-                nonzero += _trellis_block(&coef[by, bx, 0], inv, fw, bits, price[by, bx], keep_low,
+                nonzero += _trellis_block(&coef[by, bx, 0], inv, q, fw, bits, price[by, bx], keep_low,
                                           &out[by, bx, 0])
     return nonzero
 
@@ -114,13 +116,16 @@ cdef struct _Candidates:
     float delta[64][2]
 
 
-cdef int _round_block(const float* src, const float* inv, int16_t* dst) noexcept nogil:
-    # Price 0: every AC coefficient rounded; returns the nonzero count.
+cdef int _round_block(const float* src, const float* q, int16_t* dst) noexcept nogil:
+    # Price 0: every coefficient rounded half away from zero, by a division, so that an
+    # integer DCT's output over 8 (``transform(islow=True)``) gives libjpeg's levels
+    # exactly; returns the nonzero AC count.
     cdef int k, n = 0
-    cdef float x, ax
-    cdef int32_t top
+    cdef float x = src[0] / q[0], ax
+    cdef int32_t top = <int32_t>(x + 0.5) if x >= 0 else -<int32_t>(0.5 - x)
+    dst[0] = <int16_t>(-1024 if top < -1024 else (1023 if top > 1023 else top))
     for k in range(1, 64):
-        x = src[k] * inv[k]
+        x = src[k] / q[k]
         ax = x if x >= 0 else -x
         if ax < 0.5:
             continue
@@ -203,8 +208,8 @@ cdef int _forward(const _Candidates* c, const float* bits, float inv_lam, int ke
     return kept
 
 
-cdef int _trellis_block(const float* src, const float* inv, const float* fw, const float* bits,
-                        float lam, int keep_low, int16_t* dst) noexcept nogil:
+cdef int _trellis_block(const float* src, const float* inv, const float* q, const float* fw,
+                        const float* bits, float lam, int keep_low, int16_t* dst) noexcept nogil:
     cdef _Candidates c
     cdef float best[64]
     cdef int choice[64]
@@ -219,7 +224,7 @@ cdef int _trellis_block(const float* src, const float* inv, const float* fw, con
     if lam < 0:
         return 0
     if lam == 0:
-        return _round_block(src, inv, dst)
+        return _round_block(src, q, dst)
     _candidates(src, inv, fw, &c)
     kept = _forward(&c, bits, 1.0 / lam, keep_low, best, choice, prev)
     # The last nonzero level: after it an EOB unless it is coefficient 63; not before

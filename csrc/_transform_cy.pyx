@@ -227,11 +227,85 @@ cdef inline void _dct_block(const uint8* src, Py_ssize_t stride, float* out) noe
         out[_ZIGZAG_POS[y]] = blk[y] * _DESCALE[y]
 
 
-def forward_dct(const uint8[:, ::1] plane):
+# libjpeg's accurate integer DCT (jfdctint.c, Loeffler-Ligtenberg-Moschytz with 13-bit
+# constants and 2 extra bits between the passes), used where levels must equal libjpeg's.
+DEF _CONST_BITS = 13
+DEF _PASS1_BITS = 2
+DEF _F0298 = 2446
+DEF _F0390 = 3196
+DEF _F0541 = 4433
+DEF _F0765 = 6270
+DEF _F0899 = 7373
+DEF _F1175 = 9633
+DEF _F1501 = 12299
+DEF _F1847 = 15137
+DEF _F1961 = 16069
+DEF _F2053 = 16819
+DEF _F2562 = 20995
+DEF _F3072 = 25172
+
+
+cdef inline int64_t _descale(int64_t x, int n) noexcept nogil:
+    return (x + (<int64_t>1 << (n - 1))) >> n
+
+
+cdef inline void _islow_1d(int64_t* d, Py_ssize_t step, int even_shift, int odd_shift, bint first) noexcept nogil:
+    # One row (first pass) or column (second pass) of the integer DCT, in place.
+    cdef int64_t t0 = d[0] + d[7 * step], t7 = d[0] - d[7 * step]
+    cdef int64_t t1 = d[step] + d[6 * step], t6 = d[step] - d[6 * step]
+    cdef int64_t t2 = d[2 * step] + d[5 * step], t5 = d[2 * step] - d[5 * step]
+    cdef int64_t t3 = d[3 * step] + d[4 * step], t4 = d[3 * step] - d[4 * step]
+    cdef int64_t t10 = t0 + t3, t13 = t0 - t3, t11 = t1 + t2, t12 = t1 - t2
+    if first:
+        d[0] = (t10 + t11) << _PASS1_BITS
+        d[4 * step] = (t10 - t11) << _PASS1_BITS
+    else:
+        d[0] = _descale(t10 + t11, _PASS1_BITS)
+        d[4 * step] = _descale(t10 - t11, _PASS1_BITS)
+    cdef int64_t z1 = (t12 + t13) * _F0541
+    d[2 * step] = _descale(z1 + t13 * _F0765, even_shift)
+    d[6 * step] = _descale(z1 - t12 * _F1847, even_shift)
+    z1 = t4 + t7
+    cdef int64_t z2 = t5 + t6, z3 = t4 + t6, z4 = t5 + t7
+    cdef int64_t z5 = (z3 + z4) * _F1175
+    t4 = t4 * _F0298
+    t5 = t5 * _F2053
+    t6 = t6 * _F3072
+    t7 = t7 * _F1501
+    z1 = -z1 * _F0899
+    z2 = -z2 * _F2562
+    z3 = -z3 * _F1961 + z5
+    z4 = -z4 * _F0390 + z5
+    d[7 * step] = _descale(t4 + z1 + z3, odd_shift)
+    d[5 * step] = _descale(t5 + z2 + z4, odd_shift)
+    d[3 * step] = _descale(t6 + z2 + z3, odd_shift)
+    d[step] = _descale(t7 + z1 + z4, odd_shift)
+
+
+cdef inline void _dct_block_islow(const uint8* src, Py_ssize_t stride, float* out) noexcept nogil:
+    # libjpeg's integer DCT of one block; its outputs are 8x the orthonormal coefficients,
+    # so out = v / 8 exactly (zigzag order) and ``v / 8 / q`` rounds as libjpeg's
+    # ``(v + 4q) / 8q`` does.
+    cdef int64_t blk[64]
+    cdef Py_ssize_t x, y
+    for y in range(8):
+        for x in range(8):
+            blk[y * 8 + x] = <int64_t>src[y * stride + x] - 128
+    for y in range(8):
+        _islow_1d(&blk[y * 8], 1, _CONST_BITS - _PASS1_BITS, _CONST_BITS - _PASS1_BITS, True)
+    for x in range(8):
+        _islow_1d(&blk[x], 8, _CONST_BITS + _PASS1_BITS, _CONST_BITS + _PASS1_BITS, False)
+    for y in range(64):
+        out[_ZIGZAG_POS[y]] = <float>blk[y] * <float>0.125
+
+
+def forward_dct(const uint8[:, ::1] plane, bint islow=False):
     """Orthonormal 8x8 DCT-II of every block of ``plane - 128`` (JPEG's FDCT scaling).
 
     Arai-Agui-Nakajima's factorization in float32, more exact than libjpeg's integer
-    DCT (within 2e-3 of the float64 transform for 8-bit input; tested).  Returns float32
+    DCT (within 2e-3 of the float64 transform for 8-bit input; tested); with ``islow``,
+    libjpeg's integer DCT itself, whose levels a JPEG source's own tables give back
+    exactly (each output is an integer over 8).  Returns float32
     (rows // 8, cols // 8, 64) in zigzag order, the order in which the quantizer and the
     entropy coder walk a block.
     """
@@ -244,7 +318,10 @@ def forward_dct(const uint8[:, ::1] plane):
     with nogil:
         for by in range(nby):
             for bx in range(nbx):
-                _dct_block(&plane[by * 8, bx * 8], w, &dst[by, bx, 0])
+                if islow:
+                    _dct_block_islow(&plane[by * 8, bx * 8], w, &dst[by, bx, 0])
+                else:
+                    _dct_block(&plane[by * 8, bx * 8], w, &dst[by, bx, 0])
     return out
 
 
@@ -283,11 +360,11 @@ cdef int _layout(_Layout* lay, list sampling, Py_ssize_t nc, bint to_ycbcr, Py_s
 
 cdef void _mcu_row(const uint8[:, :, ::1] src, bint to_ycbcr, const _Layout* lay, Py_ssize_t m,
                    Py_ssize_t pad_w, uint8* planes, uint8* small, float** dst,
-                   const Py_ssize_t* dst_row) noexcept nogil:
+                   const Py_ssize_t* dst_row, bint islow) noexcept nogil:
     # MCU row ``m``: colour planes of its pixel rows, each component downsampled, then
     # the DCT of its blocks into the component's output rows.
     cdef Py_ssize_t h = src.shape[0], w = src.shape[1], nc = src.shape[2], mcu_h = lay.mcu_h
-    cdef Py_ssize_t r, i, by, bx, oh, ow, stride
+    cdef Py_ssize_t r, i, by, bx, oh, ow, stride, real
     cdef int c
     cdef const uint8* plane
     for r in range(mcu_h):
@@ -300,22 +377,32 @@ cdef void _mcu_row(const uint8[:, :, ::1] src, bint to_ycbcr, const _Layout* lay
         if lay.fh[c] != 1 or lay.fv[c] != 1:
             oh, ow = mcu_h // lay.fv[c], pad_w // lay.fh[c]
             _downsample_rows(plane, pad_w, oh, ow, lay.fh[c], lay.fv[c], small, ow)
+            # Below the image libjpeg repeats the last downsampled row (jcprepct.c), not
+            # the last pixel row: the image's rows are padded only to a whole row group.
+            real = ((h + mcu_h // 8 - 1) // (mcu_h // 8)) * lay.vs[c] - m * oh
+            for r in range(max(real, 1), oh):
+                memcpy(small + r * ow, small + (real - 1) * ow, ow)
             plane, stride = small, ow
         for by in range(lay.vs[c]):
             for bx in range(stride // 8):
-                _dct_block(plane + by * 8 * stride + bx * 8, stride,
-                           dst[c] + (m * lay.vs[c] + by) * dst_row[c] + bx * 64)
+                if islow:
+                    _dct_block_islow(plane + by * 8 * stride + bx * 8, stride,
+                                     dst[c] + (m * lay.vs[c] + by) * dst_row[c] + bx * 64)
+                else:
+                    _dct_block(plane + by * 8 * stride + bx * 8, stride,
+                               dst[c] + (m * lay.vs[c] + by) * dst_row[c] + bx * 64)
 
 
 def transform(const uint8[:, :, ::1] src, bint to_ycbcr, list sampling, list outs,
-              Py_ssize_t mcu_row0, Py_ssize_t mcu_row1):
+              Py_ssize_t mcu_row0, Py_ssize_t mcu_row1, bint islow=False):
     """DCT coefficients of MCU rows ``mcu_row0:mcu_row1`` of every component, straight
     from the pixels: ``color_planes`` (edge-replicated to whole MCUs), ``downsample`` by
     each component's factor, then ``forward_dct``, one MCU row at a time, so the
     full-size planes are never stored.  ``sampling`` holds each component's (h, v)
     sampling factors as in a JPEG frame header; ``outs[c]`` is the float32
     (mcu_rows * v, mcu_cols * h, 64) array of component ``c``, of which this call writes
-    its rows (threads can take disjoint MCU rows of one image).
+    its rows (threads can take disjoint MCU rows of one image).  ``islow``: libjpeg's
+    integer DCT instead of the float one (``forward_dct``).
     """
     cdef Py_ssize_t h = src.shape[0], w = src.shape[1], c, m
     if h < 1 or w < 1:
@@ -348,6 +435,6 @@ def transform(const uint8[:, :, ::1] src, bint to_ycbcr, list sampling, list out
         raise MemoryError()
     with nogil:
         for m in range(mcu_row0, mcu_row1):
-            _mcu_row(src, to_ycbcr, &lay, m, pad_w, planes, small, dst, dst_row)
+            _mcu_row(src, to_ycbcr, &lay, m, pad_w, planes, small, dst, dst_row, islow)
     free(planes)
     free(small)

@@ -75,6 +75,16 @@ def encode_details(
     return encode_image(image, options, map, check_jpeg_options(dict(jpeg_options)))
 
 
+def _keep(im: Image.Image, jpeg: dict[str, Any]) -> dict[str, Any]:
+    """``quality="keep"``: the JPEG source's own tables and subsampling, as Pillow's plain
+    ``quality="keep"`` save takes them (the same file as ``qtables=``, ``subsampling=``)."""
+    tables = getattr(im, "quantization", None)
+    if im.format != "JPEG" or not tables:
+        msg = "Cannot use 'keep' when original image is not a JPEG"
+        raise ValueError(msg)
+    return {**jpeg, "qtables": [list(tables[k]) for k in sorted(tables)], "subsampling": JpegImagePlugin.get_sampling(im)}
+
+
 def _resolve_subsampling(im: Image.Image, jpeg: dict[str, Any]) -> int:
     """Pillow's subsampling option as 0/1/2 or -1 (libjpeg default), 'keep' resolved."""
     value = jpeg.get("subsampling", -1)
@@ -125,5 +135,7 @@ def encode_image(
     w, h = im.size
     options = options.resolve(im.mode, jpeg)
     jpeg = {**jpeg, "subsampling": _resolve_subsampling(im, jpeg)}
+    if options.quality == "keep":
+        jpeg = _keep(im, jpeg)
     small = prepare_map(_network_map(im) if map_ is None else map_, w, h)
     return METHODS[options.method](_writer.view(im), small, options, jpeg)

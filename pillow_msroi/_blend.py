@@ -40,6 +40,8 @@ BAND_PIXELS = 1 << 22
 BAND_ALIGN = 16
 #: Layer jobs queued beyond the running ones: bounds the band copies and buffers held.
 AHEAD = 3
+#: First quality the budget search tries for a ``quality="keep"`` budget.
+DEFAULT_KEEP_GUESS = 75
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,11 @@ def encode(im: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: d
     )
     final = to_image(layout_of(im.mode), blended)
     final.info = dict(im.info)
+    # The blend is re-encoded at libjpeg qualities; with "keep" only the budget is the source's.
+    final_jpeg = {k: v for k, v in jpeg.items() if k != "qtables"}
+    guess = DEFAULT_KEEP_GUESS if options.quality == "keep" else options.quality
     fit = _budget.highest_quality_within(
-        lambda q: _writer.write(final, {**jpeg, "quality": q}), reference.limit, guess=options.quality
+        lambda q: _writer.write(final, {**final_jpeg, "quality": q}), reference.limit, guess=guess
     )
     return Encoded(
         data=fit.data if fit.data is not None else reference.data,

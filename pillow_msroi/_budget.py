@@ -58,13 +58,19 @@ class Reference:
     limit: int
 
 
+def plain_options(jpeg: dict[str, Any], quality: int | str) -> dict[str, Any]:
+    """Pillow's options for the plain JPEG at ``quality``; "keep" is carried by the source's
+    ``qtables`` already in ``jpeg`` (quality -1: the tables as they are)."""
+    return {**jpeg, "quality": -1 if quality == "keep" else quality}
+
+
 def plain_reference(
-    im: Image.Image, jpeg: dict[str, Any], quality: int, slack: float, meanwhile: Callable[[], T]
+    im: Image.Image, jpeg: dict[str, Any], quality: int | str, slack: float, meanwhile: Callable[[], T]
 ) -> tuple[Reference, T]:
     """The plain JPEG, encoded in the shared pool while ``meanwhile()`` runs in this
     thread, and what ``meanwhile`` returned.  The encode is waited for even when
     ``meanwhile`` fails, so nothing is left running past an error."""
-    job = _pool.shared().submit(_writer.write, im, {**jpeg, "quality": quality})
+    job = _pool.shared().submit(_writer.write, im, plain_options(jpeg, quality))
     try:
         result = meanwhile()
     finally:

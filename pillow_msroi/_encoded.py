@@ -13,7 +13,7 @@ class Encoded:
 
     data: bytes
     #: Quality of the final encode; None when nothing fit and ``data`` is the plain JPEG.
-    quality: int | None
+    quality: int | str | None  # "keep": a JPEG source's own tables
     #: Largest allowed size: plain JPEG at the caller's quality times (1 + slack).
     budget: int
     #: Size of that plain JPEG.

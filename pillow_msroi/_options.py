@@ -60,7 +60,7 @@ SEMANTIC_KEYWORDS = (
 class SemanticOptions:
     """Validated options of one semantic encode."""
 
-    quality: int = DEFAULT_QUALITY
+    quality: int | str = DEFAULT_QUALITY  # 1..100, or "keep" (a JPEG source's own tables)
     rule: int | None = None  # None: not given (blend then uses DEFAULT_RULE)
     slack: float = DEFAULT_SLACK
     method: str = DEFAULT_METHOD
@@ -96,15 +96,12 @@ def dct_unsupported(mode: str, jpeg: dict[str, Any]) -> str | None:
 SUBSAMPLING_NAMES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2, "4:1:1": 2}
 
 
-def check_quality(quality: Any, name: str = "quality") -> int:
+def check_quality(quality: Any, name: str = "quality") -> int | str:
+    """An integer 1..100, or "keep" (checked against the image later: it needs a JPEG source)."""
     if quality == "keep":
-        msg = (
-            f"{name}='keep' cannot be used with semantic encoding: the semantic file is "
-            "re-quantized by design; pass an integer quality 1..100"
-        )
-        raise ValueError(msg)
+        return "keep"
     if isinstance(quality, str):
-        msg = f"{name}={quality!r}: quality presets are not supported with semantic encoding; pass an integer 1..100"
+        msg = f"{name}={quality!r}: quality presets are not supported with semantic encoding; pass an integer 1..100 or 'keep'"
         raise ValueError(msg)
     if isinstance(quality, bool) or not isinstance(quality, numbers.Integral):
         msg = f"{name} must be an integer 1..100, got {type(quality).__name__}"

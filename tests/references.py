@@ -33,5 +33,11 @@ def reference_transform(nat, px: np.ndarray, to_ycbcr: bool, sampling: list[tupl
     out = []
     for plane, (ch, cv) in zip(planes, sampling):
         fh, fv = hmax // ch, vmax // cv
-        out.append(nat.forward_dct(plane if fh == fv == 1 else nat.downsample(np.ascontiguousarray(plane), fh, fv)))
+        if fh != 1 or fv != 1:
+            plane = nat.downsample(np.ascontiguousarray(plane), fh, fv)
+            # libjpeg pads the image to a whole row group, downsamples, then repeats the
+            # last downsampled row down to the MCU's end (jcprepct.c).
+            real = -(-h // vmax) * cv
+            plane[real:] = plane[real - 1]
+        out.append(nat.forward_dct(plane))
     return out

@@ -199,7 +199,7 @@ def test_bad_maps(photo, map_, error, match):
         ({"quality": 101}, ValueError, "quality must be in 1..100"),
         ({"quality": 50.5}, TypeError, "quality must be an integer"),
         ({"quality": True}, TypeError, "quality must be an integer"),
-        ({"quality": "keep"}, ValueError, "quality='keep'"),
+        ({"quality": "keep"}, ValueError, "Cannot use 'keep' when original image is not a JPEG"),
         ({"quality": "web_high"}, ValueError, "presets are not supported"),
         ({"rule": 7}, ValueError, "rule must be one of 1..6"),
         ({"rule": "3"}, TypeError, "rule must be an integer"),

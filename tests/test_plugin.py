@@ -109,7 +109,7 @@ def test_persistent_encoderinfo_is_honoured_like_pillow(photo, photo_map):
         ({"semantic": True, "semantic_rule": 0}, ValueError, "semantic_rule must be one of"),
         ({"semantic": True, "semantic_slack": -1}, ValueError, "semantic_slack must be between"),
         ({"semantic": True, "semantic_method": "x"}, ValueError, "semantic_method must be one of"),
-        ({"semantic": True, "quality": "keep"}, ValueError, "quality='keep'"),
+        ({"semantic": True, "quality": "keep"}, ValueError, "Cannot use 'keep' when original image is not a JPEG"),
         ({"semantic": True, "quality": 0}, ValueError, "quality must be in 1..100"),
         ({"semantic": True, "semantic_map": np.zeros(3)}, ValueError, "semantic_map must be 2-D"),
     ],

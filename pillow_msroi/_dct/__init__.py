@@ -40,7 +40,8 @@ from .._encoded import Encoded
 from .._options import SemanticOptions, dct_unsupported
 from .coefficients import Coefficients
 from .markers import parse_header
-from .rate import STRENGTH, Passes, rate_control
+from .field import keep_favoured
+from .rate import STRENGTH, Outcome, Passes, keep_control, rate_control
 
 __all__ = ["encode"]
 
@@ -65,20 +66,24 @@ def encode(
 
     def transform() -> Coefficients:
         corner = _writer.view(im.crop((0, 0, min(im.width, 16), min(im.height, 16))))
-        return Coefficients(im, small, parse_header(_writer.write(corner, {**jpeg, "quality": quality})))
+        frame = parse_header(_writer.write(corner, _budget.plain_options(jpeg, quality)))
+        return Coefficients(im, small, frame, islow=quality == "keep")
 
     reference, coefs = _budget.plain_reference(im, jpeg, quality, options.slack, transform)
     header = parse_header(reference.data)
     if not coefs.fits(header):  # the corner should always agree; never trust it blindly
-        coefs = Coefficients(im, small, header)
+        coefs = Coefficients(im, small, header, islow=quality == "keep")
     try:
-        out = rate_control(Passes(coefs, header), len(reference.data), reference.limit, quality, strength)
+        if quality == "keep":
+            out = _keep(coefs, header, jpeg["qtables"], reference.limit, strength)
+        else:
+            out = rate_control(Passes(coefs, header), len(reference.data), reference.limit, quality, strength)
     finally:
         coefs.release()
     fallback = out.data is None
     return Encoded(
         data=reference.data if fallback else out.data,
-        quality=out.quality,
+        quality=out.quality if quality != "keep" or fallback else "keep",
         budget=reference.limit,
         plain_bytes=len(reference.data),
         level_map=np.empty((0, 0), dtype=np.uint8),
@@ -88,3 +93,16 @@ def encode(
         method="dct",
         strength=out.strength,
     )
+
+
+#: ``quality="keep"``: the share of blocks (those the map favours most) that keep the
+#: source's levels exactly; the rest is thinned at the default price.
+KEEP_SHARE = 0.2
+
+
+def _keep(coefs: Coefficients, header: Any, source: list[list[int]], limit: int, strength: float) -> Outcome:
+    """The source's own tables (luma, chroma; a third table's components take the second,
+    as the frame's table ids 0/1 do); the favoured blocks keep its levels."""
+    tables = {t: np.asarray(source[min(t, len(source) - 1)], dtype=np.uint16) for t in set(coefs.tables)}
+    coefs.prices = [keep_favoured(p, m, KEEP_SHARE) for p, m in zip(coefs.prices, coefs.means)]
+    return keep_control(Passes(coefs, header, tables), limit, strength)

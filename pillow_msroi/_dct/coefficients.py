@@ -39,8 +39,9 @@ class Coefficients:
     """The coefficients of one image, ready to be quantized again and again, and the
     buffer their levels are quantized into."""
 
-    def __init__(self, im: Image.Image, small: np.ndarray, frame: Header) -> None:
-        """``frame``: a header with the file's components and Adobe transform, of any size."""
+    def __init__(self, im: Image.Image, small: np.ndarray, frame: Header, islow: bool = False) -> None:
+        """``frame``: a header with the file's components and Adobe transform, of any size;
+        ``islow``: libjpeg's integer DCT (a JPEG source's own levels, ``quality="keep"``)."""
         pixels, to_ycbcr = _pixels(im, frame)
         self.frame = frame
         # Work is split in as many parts as the shared pool has threads.
@@ -67,9 +68,11 @@ class Coefficients:
         bands = 2 * self.parts
         cuts = sorted({mcu_rows * k // bands for k in range(bands)} | {mcu_rows})
         sampling = [(c.h, c.v) for c in comps]
-        _pool.run_all(functools.partial(transform, pixels, to_ycbcr, sampling, self.coefs), cuts[:-1], cuts[1:])
+        self.islow = islow
+        run = functools.partial(transform, pixels, to_ycbcr, sampling, self.coefs, islow=islow)
+        _pool.run_all(run, cuts[:-1], cuts[1:])
         del pixels  # where it is a copy (a large image), the quantized levels need its room
-        self.prices = _component_prices(self.coefs[0], small, h, w, pad_h, pad_w, factors)
+        self.prices, self.means = _component_prices(self.coefs[0], small, h, w, pad_h, pad_w, factors)
         self.tables = [min(c.table, 1) for c in comps]
         self.out = _views(self.scratch, shapes, np.int16, 4 * sum(math.prod(s) for s in shapes))
         # Blocks that cover the image, per component: what a one-component scan codes.
@@ -91,10 +94,11 @@ class Coefficients:
 
 def _component_prices(
     luma: np.ndarray, small: np.ndarray, h: int, w: int, pad_h: int, pad_w: int, factors: list[tuple[int, int]]
-) -> list[np.ndarray]:
-    """Each component's price of a bit per block (at strength 1): the luma masking field
-    and the map's means over 8x8 pixel blocks, computed once; coarser blocks of subsampled
-    components take pixel-weighted map means and the field's mean over the luma blocks."""
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each component's price of a bit per block (at strength 1) and map mean per block
+    (-1: padding): the luma masking field and the map's means over 8x8 pixel blocks,
+    computed once; coarser blocks of subsampled components take pixel-weighted map means
+    and the field's mean over the luma blocks."""
     fine = block_means(small, h, w, 8, 8, pad_h // 8, pad_w // 8)
     rows_in = np.clip(h - 8 * np.arange(pad_h // 8), 0, 8)
     cols_in = np.clip(w - 8 * np.arange(pad_w // 8), 0, 8)
@@ -102,8 +106,9 @@ def _component_prices(
     # Components with the same sampling (the two chroma planes) share one array.
     kinds = list(dict.fromkeys(factors))
     fields = masking(luma, [(fv, fh) for fh, fv in kinds])
-    out = {f: prices(field, _coarsen(fine, counts, f[1], f[0])) for f, field in zip(kinds, fields)}
-    return [out[f] for f in factors]
+    means = {f: _coarsen(fine, counts, f[1], f[0]) for f in kinds}
+    out = {f: prices(field, means[f]) for f, field in zip(kinds, fields)}
+    return [out[f] for f in factors], [means[f] for f in factors]
 
 
 class _Scratch:

@@ -74,6 +74,17 @@ def map_factor(means: np.ndarray) -> np.ndarray:
     return MAP_RANGE ** np.clip(centre - m, -1.0, 1.0)
 
 
+def keep_favoured(prices: np.ndarray, means: np.ndarray, share: float) -> np.ndarray:
+    """Prices with the ``share`` of blocks the map favours most (by map mean, among the
+    blocks inside the image) set to 0: plain rounding, which on a JPEG source's own grid
+    gives its levels back (``quality="keep"``).  A map of one value favours every block."""
+    inside = means >= 0
+    if not inside.any():
+        return prices
+    edge = float(np.quantile(means[inside], 1.0 - share))
+    return np.where(inside & (means >= edge), np.float32(0.0), prices).astype(np.float32)
+
+
 def prices(field: np.ndarray, means: np.ndarray) -> np.ndarray:
     """Per block price of a bit at strength 1: masking times the map's factor; -1 marks
     the padding blocks (outside the image), of which the quantizer keeps only DC."""

@@ -53,7 +53,9 @@ class Passes:
     """Quantization and entropy-coding passes over one image's coefficients for one file
     header; the last pass's levels and counts are kept for writing."""
 
-    def __init__(self, coefs: Coefficients, header: Header) -> None:
+    def __init__(self, coefs: Coefficients, header: Header, tables: dict[int, np.ndarray] | None = None) -> None:
+        """``tables``: one table per table id for every pass (a JPEG source's own, for
+        ``quality="keep"``); without, each pass takes its quality's from tables.py."""
         if not coefs.fits(header):
             msg = "internal error: the plain JPEG's frame differs from the one the image was transformed for"
             raise RuntimeError(msg)
@@ -64,6 +66,7 @@ class Passes:
         self.counts: list[np.ndarray] | None = None  # per scan, of the levels in ``coefs.out``
         self.qtables: dict[int, np.ndarray] = {}  # quality's table per table id, for the file
         self.bits: dict[int, np.ndarray] = {}  # AC code lengths per table id (learn_bits)
+        self.fixed = tables
 
     def quantize(self, quality: int, strength: float) -> None:
         """Levels of every block for one table quality and map strength (kept for ``write``)."""
@@ -71,7 +74,7 @@ class Passes:
             return
         self.state = (quality, strength)
         self.counts = None
-        self.qtables = table_set(self.coefs, quality)
+        self.qtables = self.fixed if self.fixed is not None else table_set(self.coefs, quality)
         quantize(self.coefs, self.qtables, strength, {**self.header.ac_bits, **self.bits})
 
     def learn_bits(self, quality: int, strength: float) -> None:
@@ -156,6 +159,21 @@ def rate_control(passes: Passes, plain_size: int, limit: int, quality: int, stre
         if len(data) <= limit:
             return Outcome(data, q, s, used)
         s = max(s, 0.1) * (len(data) / limit * (1.0 + TOLERANCE / 4)) ** (1.0 / -ELASTICITY)
+    return Outcome(None, None, strength, used)
+
+
+def keep_control(passes: Passes, limit: int, strength: float = STRENGTH) -> Outcome:
+    """``quality="keep"``: the passes' fixed tables (the source's); the file at
+    ``strength``, or, where that is over ``limit``, at the lowest higher strength found
+    that fits (the favoured blocks' levels never change: their price is 0)."""
+    used, s = 0, strength
+    for _ in range(FINAL_PASSES + FILL_PASSES):
+        passes.quantize(0, s)
+        data = passes.write()
+        used += 1
+        if len(data) <= limit:
+            return Outcome(data, None, s, used)
+        s = max(s, 0.1) * (len(data) / limit * (1.0 + TOLERANCE)) ** (1.0 / -ELASTICITY)
     return Outcome(None, None, strength, used)
 
 
