@@ -56,7 +56,10 @@ def score(path: Path, quality) -> tuple[float, float, float]:
         px = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
         return psnr(source[top], px[top])
 
-    return top_psnr(ours) - top_psnr(ref), len(ours) / len(ref), top_psnr(ref)
+    a, b = top_psnr(ours), top_psnr(ref)
+    # Both lossless there (the plain save often gives the source's pixels back): no loss.
+    delta = 0.0 if a == b == float("inf") else a - b
+    return delta, len(ours) / len(ref), b
 
 
 def main() -> int:
@@ -79,7 +82,8 @@ def main() -> int:
             rows = [score(p, quality) for p in paths]
             d = np.array([r[0] for r in rows])
             ratio = np.array([r[1] for r in rows])
-            print(f"| {name} | {q} | {len(rows)} | {d.mean():+.2f}, {d.min():+.2f} | {(d >= -0.1).sum()}/{len(d)} "
+            finite = d[np.isfinite(d)]
+            print(f"| {name} | {q} | {len(rows)} | {finite.mean():+.2f}, {d.min():+.2f} | {(d >= -0.1).sum()}/{len(d)} "
                   f"| {ratio.mean():.3f}, {ratio.max():.3f} |", flush=True)
     return 0
 
