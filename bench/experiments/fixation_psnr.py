@@ -1,6 +1,8 @@
-"""Fixation-weighted PSNR on OSIE at equal bytes: dct and blend against plain JPEG.
+"""Fixation-weighted PSNR on OSIE at equal bytes: dct and blend against plain JPEG, and
+the default (dct, network map) against mozjpeg and jpegli.
 
     python bench/experiments/fixation_psnr.py [--osie DIR] [--quality 30 50 75] [--limit N]
+        [--competitors]
 
 For every validation image (the training recipe's seeded 200) and quality, the semantic
 file (budget: plain Pillow JPEG at that quality) is compared with plain JPEG re-encoded at
@@ -29,6 +31,7 @@ from pillow_msroi.eval.saliency import centre_gaussian, fixation_density
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for kodak.py
 from kodak import shared_dir  # noqa: E402
+from perceptual import highest_within, jpegli_at, mozjpeg_at  # noqa: E402 - this folder
 
 
 def plain(image: Image.Image, quality: int) -> bytes:
@@ -74,7 +77,10 @@ def main() -> int:
     parser.add_argument("--osie", type=Path, default=default)
     parser.add_argument("--quality", type=int, nargs="+", default=[30, 50, 75])
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--competitors", action="store_true",
+                        help="also mozjpeg and jpegli at the bytes of each dct file (dct cases only)")  # fmt: skip
     args = parser.parse_args()
+    others = {"mozjpeg": mozjpeg_at, "jpegli": jpegli_at} if args.competitors else {}
 
     _, val = osie_split(load_osie(args.osie))
     val = val[: args.limit]
@@ -82,6 +88,7 @@ def main() -> int:
     deltas = {(m, k, q): {"fix": [], "psnr": [], "bytes": []} for m, k in cases for q in args.quality}
     # dct against the blend directly: both files from the same budget, paired per image.
     versus = {(k, q): {"fix": [], "psnr": [], "bytes": []} for k in ("network", "centre") for q in args.quality}
+    rivals = {(o, k, q): {"fix": [], "psnr": [], "bytes": []} for o in others for k in ("network", "centre") for q in args.quality}
     for n, rec in enumerate(val):
         image, ref, weights = osie_case(args.osie, rec, n, len(val))
         # The network map as semantic=True encodes with it by default.
@@ -107,6 +114,9 @@ def main() -> int:
                     _add(deltas[(method, kind, q)], files[(method, kind)], (scores(fit.data), len(fit.data)))
             for kind in ("network", "centre"):
                 _add(versus[(kind, q)], files[("dct", kind)], files[("blend", kind)])
+                for name, encode_at in others.items():
+                    other = highest_within(lambda k, e=encode_at: e(image, k), files[("dct", kind)][1])
+                    _add(rivals[(name, kind, q)], files[("dct", kind)], (scores(other), len(other)))
     print(file=sys.stderr)
     print(f"OSIE validation split, {len(val)} images; deltas in dB against plain JPEG at equal bytes "
           "(mean [bootstrap 95 % interval], wins)")
@@ -124,6 +134,17 @@ def main() -> int:
     for kind in ("network", "centre"):
         for q in args.quality:
             print(f"| {kind} | {q} | {_cells(versus[(kind, q)])} |")
+    if others:
+        print()
+        print("dct against mozjpeg and jpegli, each at the highest quality no larger than the dct file "
+              "(bytes ratio dct / competitor)")
+        print()
+        print("| competitor | dct map | quality | bytes ratio | fixation-weighted PSNR | PSNR |")
+        print("|---|---|---|---|---|---|")
+        for name in others:
+            for kind in ("network", "centre"):
+                for q in args.quality:
+                    print(f"| {name} | {kind} | {q} | {_cells(rivals[(name, kind, q)])} |")
     return 0
 
 
