@@ -75,6 +75,20 @@ def encode_details(
     return encode_image(image, options, map, check_jpeg_options(dict(jpeg_options)))
 
 
+def _source_grid(im: Image.Image, jpeg: dict[str, Any]) -> list[list[int]] | None:
+    """A JPEG source's quantization tables when the file keeps its subsampling (so its
+    grid is the file's), else None."""
+    tables = getattr(im, "quantization", None)
+    if im.format != "JPEG" or not tables or im.mode not in ("L", "RGB"):
+        return None
+    def chroma(subsampling: int) -> int:
+        return 2 if subsampling == -1 else subsampling  # -1: libjpeg's default, 4:2:0
+
+    if im.mode == "RGB" and chroma(JpegImagePlugin.get_sampling(im)) != chroma(jpeg.get("subsampling", -1)):
+        return None
+    return [list(tables[k]) for k in sorted(tables)]
+
+
 def _keep(im: Image.Image, jpeg: dict[str, Any]) -> dict[str, Any]:
     """``quality="keep"``: the JPEG source's own tables and subsampling, as Pillow's plain
     ``quality="keep"`` save takes them (the same file as ``qtables=``, ``subsampling=``)."""
@@ -138,4 +152,4 @@ def encode_image(
     if options.quality == "keep":
         jpeg = _keep(im, jpeg)
     small = prepare_map(_network_map(im) if map_ is None else map_, w, h)
-    return METHODS[options.method](_writer.view(im), small, options, jpeg)
+    return METHODS[options.method](_writer.view(im), small, options, jpeg, _source_grid(im, jpeg))

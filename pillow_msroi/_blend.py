@@ -182,10 +182,13 @@ def to_image(layout: Layout, blended: np.ndarray) -> Image.Image:
 
 
 
-def encode(im: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any]) -> Encoded:
+def encode(
+    im: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any], source: Any = None
+) -> Encoded:
     """The blend of ``im`` by ``small`` (normalized float32 map) under ``options.rule``,
     re-encoded by Pillow with the caller's options ``jpeg`` (subsampling resolved) at the
-    highest quality whose file fits the plain JPEG's budget."""
+    highest quality whose file fits the plain JPEG's budget.  A JPEG ``source``'s tables
+    are not used: the blend's layers are libjpeg qualities."""
     h, w = im.height, im.width
     level_map = _levels.assign(small, h, w, options.rule)
     subsampling = jpeg.get("subsampling", -1)

@@ -84,3 +84,18 @@ def test_keep_needs_a_jpeg_source():
     png.seek(0)
     with pytest.raises(ValueError, match="Cannot use 'keep' when original image is not a JPEG"):
         pillow_msroi.encode(Image.open(png), quality="keep", map=RIGHT)
+
+
+def test_a_numeric_quality_stays_on_the_grid_only_where_it_fits():
+    src = jpeg_source(quality=75)
+    same = pillow_msroi.encode_details(src, quality=75, map=RIGHT)
+    assert same.quality == "keep" and len(same.data) <= same.budget
+    with Image.open(io.BytesIO(same.data)) as out:
+        assert out.quantization == src.quantization
+    lower = pillow_msroi.encode_details(src, quality=30, map=RIGHT)
+    assert isinstance(lower.quality, int) and len(lower.data) <= lower.budget
+    with Image.open(io.BytesIO(lower.data)) as out:
+        assert out.quantization != src.quantization
+    # Another subsampling than the source's is another grid: the own tables.
+    other = pillow_msroi.encode_details(src, quality=75, map=RIGHT, subsampling="4:4:4")
+    assert isinstance(other.quality, int)

@@ -41,13 +41,14 @@ from .._options import SemanticOptions, dct_unsupported
 from .coefficients import Coefficients
 from .markers import parse_header
 from .field import keep_favoured
-from .rate import STRENGTH, Outcome, Passes, keep_control, rate_control
+from .rate import KEEP_REACH, STRENGTH, Outcome, Passes, keep_control, rate_control
 
 __all__ = ["encode"]
 
 
 def encode(
-    im: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any], strength: float = STRENGTH
+    im: Image.Image, small: np.ndarray, options: SemanticOptions, jpeg: dict[str, Any],
+    source: list[list[int]] | None = None, strength: float = STRENGTH,
 ) -> Encoded:
     """Semantic JPEG of ``im`` made in the DCT domain, never larger than Pillow's plain
     JPEG at ``options.quality`` with the options ``jpeg`` times ``1 + options.slack``.
@@ -57,33 +58,45 @@ def encode(
     resolved.  The file is baseline unless the caller asks for ``progressive``.  There are
     no quality layers: ``level_map`` is empty, ``layers`` is (), ``encodes`` counts the
     quantization passes and ``rule`` is None.
+
+    ``source``: the quantization tables of a JPEG source whose subsampling the file keeps.
+    Its grid is tried first (:func:`_keep`; ``quality`` is then reported as "keep"); with
+    a numeric quality, the encoder's own tables take over where that does not fit.
     """
     unsupported = dct_unsupported(im.mode, jpeg)
     if unsupported:
         raise ValueError(unsupported)
     small = np.ascontiguousarray(small, dtype=np.float32)
     quality = options.quality
+    if quality == "keep":
+        source = jpeg["qtables"]
 
     def transform() -> Coefficients:
         corner = _writer.view(im.crop((0, 0, min(im.width, 16), min(im.height, 16))))
         frame = parse_header(_writer.write(corner, _budget.plain_options(jpeg, quality)))
-        return Coefficients(im, small, frame, islow=quality == "keep")
+        return Coefficients(im, small, frame, islow=source is not None)
 
     reference, coefs = _budget.plain_reference(im, jpeg, quality, options.slack, transform)
     header = parse_header(reference.data)
     if not coefs.fits(header):  # the corner should always agree; never trust it blindly
-        coefs = Coefficients(im, small, header, islow=quality == "keep")
+        coefs = Coefficients(im, small, header, islow=source is not None)
+    on_grid = source is not None
     try:
-        if quality == "keep":
-            out = _keep(coefs, header, jpeg["qtables"], reference.limit, strength)
-        else:
+        prices = coefs.prices
+        # A numeric budget takes the source's grid only at the default price: thinning the
+        # rest further to fit cost 7 SSIMULACRA2 points against the own tables (Caltech and
+        # OSIE JPEGs at Q50, bench/experiments/jpeg_sources.py).
+        reach = KEEP_REACH if quality == "keep" else 1.0
+        out = _keep(coefs, header, source, reference.limit, strength, reach) if on_grid else None
+        if quality != "keep" and (out is None or out.data is None):
+            on_grid, coefs.prices = False, prices
             out = rate_control(Passes(coefs, header), len(reference.data), reference.limit, quality, strength)
     finally:
         coefs.release()
     fallback = out.data is None
     return Encoded(
         data=reference.data if fallback else out.data,
-        quality=out.quality if quality != "keep" or fallback else "keep",
+        quality=None if fallback else "keep" if on_grid else out.quality,
         budget=reference.limit,
         plain_bytes=len(reference.data),
         level_map=np.empty((0, 0), dtype=np.uint8),
@@ -100,9 +113,9 @@ def encode(
 KEEP_SHARE = 0.2
 
 
-def _keep(coefs: Coefficients, header: Any, source: list[list[int]], limit: int, strength: float) -> Outcome:
+def _keep(coefs: Coefficients, header: Any, source: list[list[int]], limit: int, strength: float, reach: float) -> Outcome:
     """The source's own tables (luma, chroma; a third table's components take the second,
     as the frame's table ids 0/1 do); the favoured blocks keep its levels."""
     tables = {t: np.asarray(source[min(t, len(source) - 1)], dtype=np.uint16) for t in set(coefs.tables)}
     coefs.prices = [keep_favoured(p, m, KEEP_SHARE) for p, m in zip(coefs.prices, coefs.means)]
-    return keep_control(Passes(coefs, header, tables), limit, strength)
+    return keep_control(Passes(coefs, header, tables), limit, strength, reach)

@@ -162,11 +162,19 @@ def rate_control(passes: Passes, plain_size: int, limit: int, quality: int, stre
     return Outcome(None, None, strength, used)
 
 
-def keep_control(passes: Passes, limit: int, strength: float = STRENGTH) -> Outcome:
-    """``quality="keep"``: the passes' fixed tables (the source's); the file at
-    ``strength``, or, where that is over ``limit``, at the lowest higher strength found
-    that fits (the favoured blocks' levels never change: their price is 0)."""
-    used, s = 0, strength
+#: ``quality="keep"`` tries a higher price only where the file at the default strength is
+#: within this factor of the limit (the price's elasticity, -0.18, makes more an 8-fold price).
+KEEP_REACH = 1.25
+
+
+def keep_control(passes: Passes, limit: int, strength: float = STRENGTH, reach: float = KEEP_REACH) -> Outcome:
+    """A JPEG source's grid: the passes' fixed tables (the source's); the file at
+    ``strength``, or, where that is over ``limit`` by at most ``reach``, at the lowest
+    higher strength found that fits (the favoured blocks' levels never change: their
+    price is 0).  ``reach`` 1: only the default price (and the stuffing's margin)."""
+    used, s = 1, strength
+    if passes.estimate(0, s) > limit * reach:
+        return Outcome(None, None, strength, used)  # beyond what a higher price buys back
     for _ in range(FINAL_PASSES + FILL_PASSES):
         passes.quantize(0, s)
         data = passes.write()
