@@ -9,6 +9,7 @@ RATIOS = [
     ("test_semantic_save", "test_numpy_pipeline", 0.5),
     ("test_semantic_save_default", "test_numpy_pipeline", 0.5),
     ("test_dct_method", "test_blend_method", 0.5),
+    ("test_semantic_save_default", "test_mozjpeg_encode", 1.0),
 ]
 #: roi_map: median milliseconds per Kodak image, absolute (the project's 2-core machine).
 ROI_MS = 30.0
