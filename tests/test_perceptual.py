@@ -256,3 +256,23 @@ def test_progressive_files_learn_their_own_code_lengths(astronaut, monkeypatch):
     out = Image.open(io.BytesIO(result.data))
     out.load()
     assert out.info.get("progressive") == 1
+
+
+def test_every_block_keeps_its_lowest_ac_terms_however_dear_a_bit(astronaut):
+    # The "never tiled": at any price, the first two AC terms (zigzag 1..2) that
+    # round to a level keep one, so a thinned block still has its coarse shape.
+    from pillow_msroi._dct import coefficients, markers, quantize
+
+    header = markers.parse_header(writer.write(writer.view(astronaut), {"subsampling": -1, "quality": 50}))
+    coefs = coefficients.Coefficients(writer.view(astronaut), np.zeros((1, 1), np.float32), header)
+    try:
+        tables = quantize.table_set(coefs, 60)
+        quantize.quantize(coefs, tables, 1000.0, {})
+        for coef, out, t in zip(coefs.coefs, coefs.out, coefs.tables):
+            step = tables[t][ZZ].astype(np.float64)
+            rounded = np.floor(np.abs(coef / step) + 0.5)
+            low = slice(1, 3)  # the first two AC terms, as the README says
+            np.testing.assert_array_equal(out[..., low] != 0, rounded[..., low] != 0)
+            assert (out[..., 3:] != 0).mean() < 0.5 * (rounded[..., 3:] != 0).mean()  # a dear bit thins the rest
+    finally:
+        coefs.release()
