@@ -1,21 +1,21 @@
-"""``method="dct"``: semantic quantization in the DCT domain, one JPEG stage per module.
+"""``method="dct"``: a perceptual JPEG encoder whose bits the semantic map steers, one
+JPEG stage per module.
 
-The paper's pixel blend is re-encoded at one quality in the end, which gives the
-favoured region back to plain JPEG's level.  Here the favoured region's quality is set
-directly.  The image is transformed once (libjpeg's colour conversion and downsampling,
-then a float DCT); each pass quantizes all blocks with one *fine* table (a libjpeg
-quality) by rate-distortion choices whose price of a bit grows where the map is low, so
-the blocks the map does not favour drop the coefficients that cost more bits than they
-are worth.  The file stays one standard JPEG (baseline, or progressive on request) with
-optimal Huffman tables.
+The image is transformed once (libjpeg's colour conversion and downsampling, then a float
+DCT, or libjpeg's integer DCT on a JPEG source's own grid); each pass quantizes all blocks
+with one table per component from a parametric family (a libjpeg-style quality scales
+it) by a trellis whose price of a bit is set per block by local masking (texture hides
+error, smooth areas show it) times the map's bounded factor.  The file stays one
+standard JPEG (baseline, or progressive on request) with optimal Huffman tables.
 
 =================  ==============================================================
-``tables``         quantization tables (Annex K, libjpeg's quality law)
+``tables``         quantization tables: the parametric family and its quality law
 ``markers``        header of Pillow's plain file in, the file's markers out
-``coefficients``   transform driver (csrc/_transform_cy.pyx), scratch, map weights
-``quantize``       rate-distortion quantization (csrc/_quantize_cy.pyx)
-``scans``          scan script, Huffman coding driver (csrc/_entropy_cy.pyx)
-``rate``           rate control over table quality and map strength
+``coefficients``   transform driver (csrc/_transform_cy.pyx), scratch, map means
+``field``          the adaptive quantization field: masking times the map
+``quantize``       the trellis driver (csrc/_quantize_cy.pyx)
+``scans``          scan script, Huffman coding driver (csrc/_entropy_cy.pyx), code lengths
+``rate``           rate control over table quality and strength; a source's grid
 =================  ==============================================================
 
 The file's structure is taken from Pillow's plain encode of the same image with the
