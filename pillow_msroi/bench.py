@@ -5,7 +5,7 @@ it with :mod:`pillow_msroi.metrics`.  Comparisons are made at equal bytes: each 
 file is the byte target for every competitor (plain JPEG, ``optimize=True``, mozjpeg),
 which is re-encoded at the highest quality whose file still fits, so no method is rewarded
 for spending more bytes.  ``msroi bench-maps DIR`` scores maps (network, centred Gaussian,
-spectral residual) against the OSIE eye fixations.
+spectral residual) against eye fixations (OSIE or MIT1003).
 
 Every library method beyond ``blend`` (``options.METHODS``) joins under its own name, with a
 ``METHOD-centre`` control that uses a centred Gaussian instead of the map; any other
@@ -718,32 +718,39 @@ def _save(fig: Any, path: Path, plt: Any) -> Path:
 
 MAP_SCORES = ("nss", "auc_judd", "cc")
 DEFAULT_MAPS = ("network", "centre", "spectral")
+#: ``bench-maps --dataset`` choices (``fixations.DATASETS``, restated so ``msroi --help`` imports nothing more).
+DATASET_TITLES = {"osie": "OSIE", "mit1003": "MIT1003"}
 #: Gaussian sigma of the fixation density for CC, as a fraction of the longer side.
 DENSITY_SIGMA = 0.025
 
 
-def _osie_images(folder: Path, split: str) -> list[Any]:
-    # The training recipe imports the same split, so the readout never saw these images.
-    from .osie import load_osie, osie_split
+def _fixation_images(folder: Path, split: str, dataset: str = "osie") -> list[Any]:
+    # The training recipe imports the same splits, so the readout never saw these images.
+    from . import fixations
 
-    if not (folder / "fixations.mat").is_file() or not (folder / "stimuli").is_dir():
-        raise BenchError(f"{folder} needs fixations.mat and stimuli/ (the OSIE layout)")
-    images = load_osie(folder)
+    try:
+        ds = fixations.dataset(dataset)
+        if not (folder / ds.fixations).is_file() or not (folder / "stimuli").is_dir():
+            raise BenchError(f"{folder} needs {ds.fixations} and stimuli/ (the {ds.title} layout)")
+        images = ds.load(folder)
+    except (OSError, ValueError) as exc:
+        raise BenchError(str(exc)) from None
     if split == "all":
         return images
-    _, val = osie_split(images)
+    _, val = ds.split(images)
     if not val:
         raise BenchError(f"{folder} has {len(images)} images, too few for the validation split; pass --split all")
     return val
 
 
 def bench_maps(folder: Path, *, out: Path | None = None, limit: int | None = None, split: str = "val",
-               maps: Sequence[str] = DEFAULT_MAPS, seed: int = 0, progress: bool = True) -> str:  # fmt: skip
+               maps: Sequence[str] = DEFAULT_MAPS, seed: int = 0, progress: bool = True,
+               dataset: str = "osie") -> str:  # fmt: skip
     """Score each map against the fixations of every image; returns the Markdown report
     (also written to ``out/maps.md`` with per-image ``out/maps.csv`` when ``out`` is given)."""
     if split not in ("val", "all"):
         raise BenchError(f"--split must be val or all, got {split!r}")
-    images = _osie_images(folder, split)[:limit]
+    images = _fixation_images(folder, split, dataset)[:limit]
     active, notes = list(maps), []
     scores: dict[str, dict[str, list[float]]] = {k: {s: [] for s in MAP_SCORES} for k in active}
     per_image: list[dict[str, Any]] = []
@@ -771,7 +778,7 @@ def bench_maps(folder: Path, *, out: Path | None = None, limit: int | None = Non
         bar.update(len(images), "done")
         bar.close()
     lines = [
-        f"# ROI maps against OSIE fixations ({split} split, {len(images)} images)",
+        f"# ROI maps against {DATASET_TITLES.get(dataset, dataset)} fixations ({split} split, {len(images)} images)",
         "",
         "NSS and AUC-Judd on the pooled fixations of the 15 viewers; CC against the fixations "
         f"blurred by a Gaussian of sigma {DENSITY_SIGMA:.1%} of the longer side. Mean [bootstrap 95 % "
@@ -838,12 +845,15 @@ def add_parsers(subparsers: Any) -> None:
     b.add_argument("--no-plots", action="store_true", help="skip the PNGs (no matplotlib needed)")
     b.set_defaults(func=_cmd_bench)
 
-    m = subparsers.add_parser("bench-maps", help="score ROI maps against OSIE eye fixations")
-    m.add_argument("folder", metavar="DIR", type=Path, help="OSIE folder (fixations.mat, stimuli/)")
+    m = subparsers.add_parser("bench-maps", help="score ROI maps against eye fixations (OSIE or MIT1003)")
+    m.add_argument("folder", metavar="DIR", type=Path,
+                   help="dataset folder: OSIE (fixations.mat, stimuli/) or MIT1003 (fixations.json, stimuli/)")  # fmt: skip
+    m.add_argument("--dataset", choices=tuple(DATASET_TITLES), default="osie",
+                   help="which fixations DIR holds (default %(default)s)")  # fmt: skip
     m.add_argument("--out", type=Path, help="folder for maps.md and per-image maps.csv")
     m.add_argument("--limit", type=_positive, help="only the first N images of the split")
     m.add_argument("--split", choices=("val", "all"), default="val",
-                   help="val: the 200 images the network was not trained on (default); all: 700")  # fmt: skip
+                   help="val: the validation split, never trained on (default; OSIE 200, MIT1003 300 photos); all: every image")  # fmt: skip
     m.add_argument("--maps", action="extend", nargs="+", metavar="KIND",
                    help="maps to score: network, network-msroi, network-readout, centre, spectral (default network centre spectral)")  # fmt: skip
     m.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
@@ -898,7 +908,8 @@ def _cmd_bench_maps(args: argparse.Namespace) -> int:
     unknown = sorted(set(maps) - known)
     if unknown:
         raise BenchError(f"unknown map(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    print(bench_maps(args.folder, out=args.out, limit=args.limit, split=args.split, maps=maps, seed=args.seed), end="")
+    print(bench_maps(args.folder, out=args.out, limit=args.limit, split=args.split, maps=maps, seed=args.seed,
+                     dataset=args.dataset), end="")
     return 0
 
 

@@ -1,7 +1,8 @@
-"""MIT1003 fixations: loader and seeded split, on generated folders."""
+"""MIT1003 fixations: loader, seeded split, and ``bench-maps --dataset mit1003``, on generated folders."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pillow_msroi import fixations
+from pillow_msroi import bench, fixations
 from pillow_msroi.mit1003 import MIT1003_TRAIN, MIT1003_VAL, is_synthetic, load_mit1003, mit1003_split
 
 
@@ -91,7 +92,27 @@ def test_recorded_split_files_match_the_rule() -> None:
 
 
 def test_dataset_registry() -> None:
-    assert fixations.DATASETS == ("osie", "mit1003")
+    assert fixations.DATASETS == ("osie", "mit1003") == tuple(bench.DATASET_TITLES)
     assert fixations.dataset("mit1003").fixations == "fixations.json"
     with pytest.raises(ValueError, match="unknown fixation dataset 'cat2000'; known: osie, mit1003"):
         fixations.dataset("cat2000")
+
+
+def test_bench_maps_on_mit1003(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "mit"
+    _write_mit(root, 4)
+    out = tmp_path / "out"
+    assert bench.main(["bench-maps", str(root), "--dataset", "mit1003", "--maps", "centre", "spectral",
+                       "--out", str(out)]) == 0  # fmt: skip
+    report = capsys.readouterr().out
+    assert "against MIT1003 fixations (val split, 4 images)" in report  # the 2 patterns are in no split
+    with open(out / "maps.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["image"] for r in rows} == {f"i{k:03d}.jpg" for k in range(4)}
+    spectral = [r for r in rows if r["map"] == "spectral"]
+    assert all(float(r["auc_judd"]) > 0.8 and float(r["nss"]) > 0.7 for r in spectral)  # measured >= 0.87, >= 0.96
+    assert bench.main(["bench-maps", str(root), "--dataset", "mit1003", "--split", "all", "--maps", "centre"]) == 0
+    assert "(all split, 6 images)" in capsys.readouterr().out
+    # An OSIE folder is not an MIT1003 folder: the error names the layout wanted.
+    assert bench.main(["bench-maps", str(tmp_path), "--dataset", "mit1003"]) == 2
+    assert "needs fixations.json and stimuli/ (the MIT1003 layout)" in capsys.readouterr().err
