@@ -43,7 +43,8 @@ def training_sigmas(shared: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def score_all(shared: Path, models: dict[str, Path], seed: int = 0, limit: int | None = None) -> dict:
+def score_all(shared: Path, models: dict[str, Path], seed: int = 0, limit: int | None = None,
+              datasets: tuple[str, ...] = DATASETS) -> dict:
     """``{dataset: {map: {metric: mean, metric_ci: [lo, hi]}}}`` for every model's readout
     (``readout:<label>``), the first model's ``msroi`` fold, the centred Gaussian and the
     fitted centred Gaussians (``centre_fitted:<choice>``)."""
@@ -54,7 +55,7 @@ def score_all(shared: Path, models: dict[str, Path], seed: int = 0, limit: int |
     sigmas = training_sigmas(shared)
     first = next(iter(models))
     table: dict = {"fitted_sigma": {k: list(v) for k, v in sigmas.items()}}
-    for name in DATASETS:
+    for name in datasets:
         folder = shared / "data" / name
         val = load_split(folder, name)[1][:limit]
         scores: dict[str, list[tuple[float, float, float]]] = {}
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path, help="JSON file for the table")
     parser.add_argument("--limit", type=int, default=None, help="only the first N validation images of each")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
+                        help="validation parts to score (default: both)")
     args = parser.parse_args(argv)
     models: dict[str, Path] = {}
     for item in args.models:
@@ -106,10 +109,10 @@ def main(argv: list[str] | None = None) -> None:
         if not sep or not Path(path).is_file():
             parser.error(f"expected LABEL=ONNX with an existing file, got {item!r}")
         models[label] = Path(path)
-    table = score_all(shared_root(args.shared), models, args.seed, args.limit)
+    table = score_all(shared_root(args.shared), models, args.seed, args.limit, tuple(args.datasets))
     table["models"] = {k: str(v) for k, v in models.items()}
     args.out.write_text(json.dumps(table, indent=2))
-    for name in DATASETS:
+    for name in args.datasets:
         for key, v in table[name].items():
             print(name, key, " ".join(f"{m} {v[m]:.3f} [{v[m + '_ci'][0]:.3f}, {v[m + '_ci'][1]:.3f}]" for m in METRICS))
 
