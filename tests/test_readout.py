@@ -134,3 +134,24 @@ def test_graft_replaces_the_readout_and_keeps_the_rest(tmp_path: Path) -> None:
     expected = R.readout_maps(ro, [fine], [coarse])[0]
     np.testing.assert_allclose(n_map[0, 0], expected, rtol=2e-2, atol=2e-3)  # float16 cache
     assert new.get_modelmeta().custom_metadata_map == old.get_modelmeta().custom_metadata_map
+
+
+def test_recipe_export_names_the_readout_inputs_and_torch_features_match(tmp_path: Path) -> None:
+    """The full recipe's torch path: its exported graph can serve as a --trunk, and the
+    features the torch trunk caches are the ONNX trunk's."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from pillow_msroi.training import model as M
+    from pillow_msroi.training import train as T
+
+    torch.manual_seed(1)
+    net, head = M.EfficientNetLite0().eval(), M.MSROIHead(num_classes=6).eval()  # the fold needs 5
+    model = T.MSROINet(net, head, R.Readout()).eval()
+    path = tmp_path / "msroi.onnx"
+    T.export_onnx(model, path)
+    image = np.random.default_rng(1).uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
+    fine_t, coarse_t = R.torch_extractor(model)(image)
+    fine_o, coarse_o = R.onnx_extractor(path)(image)
+    assert fine_t.shape == fine_o.shape == (152, 4, 6) and coarse_t.shape == coarse_o.shape == (257, 2, 3)
+    torch.testing.assert_close(fine_o.float(), fine_t.float(), rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(coarse_o.float(), coarse_t.float(), rtol=2e-2, atol=2e-2)
