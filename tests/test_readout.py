@@ -134,6 +134,11 @@ def test_graft_replaces_the_readout_and_keeps_the_rest(tmp_path: Path) -> None:
     expected = R.readout_maps(ro, [fine], [coarse])[0]
     np.testing.assert_allclose(n_map[0, 0], expected, rtol=2e-2, atol=2e-3)  # float16 cache
     assert new.get_modelmeta().custom_metadata_map == old.get_modelmeta().custom_metadata_map
+    # A grafted file serves as a trunk again (its old readout's names are the new one's).
+    again = tmp_path / "again.onnx"
+    R.graft_readout(out, ro, again)
+    (twice,) = ort.InferenceSession(str(again), providers=["CPUExecutionProvider"]).run(["readout"], {"image": image})
+    np.testing.assert_allclose(twice, n_map, rtol=1e-6, atol=1e-7)
 
 
 def test_recipe_export_names_the_readout_inputs_and_torch_features_match(tmp_path: Path) -> None:

@@ -286,7 +286,7 @@ class ReadoutConfig:
     training parts (a seeded fifth of each held out; 400 steps, NSS on the held-out fifth,
     OSIE / MIT1003): with a blurred target (1 cell) 2.55 / 2.25, without 2.90 / 2.43;
     crops 2.89 / 2.42 against 2.90 / 2.43 without; the context branch 2.90 / 2.43 against
-    2.91 / 2.44 without; uniform smoothing 0.1 2.91 / 2.43 against 2.91 / 2.44.  So the
+    2.91 / 2.44 without; uniform smoothing 0.1 2.91 / 2.43 against 2.90 / 2.43.  So the
     target is not blurred, there are no crops and no context branch; the 0.1 uniform share
     stays (it bounds the log of the target's empty cells, at no measured cost)."""
 
@@ -467,8 +467,11 @@ def graft_readout(trunk_path: Path, readout: Readout, out: Path) -> None:
     trunk = onnx.load(str(trunk_path))
     g = trunk.graph
     keep = _needed_nodes(g, ["logits", "msroi", *(READOUT_INPUTS[k] for k in ("s8", "s16", "feats"))])
-    nodes = [n for i, n in enumerate(g.node) if i in keep] + list(part.graph.node)
-    used = {i for n in nodes for i in n.input}
+    kept = [n for i, n in enumerate(g.node) if i in keep]
+    # Only the kept trunk's own initializers: a trunk that was grafted before holds the old
+    # readout's, under the same names as the new one's.
+    used = {i for n in kept for i in n.input}
+    nodes = kept + list(part.graph.node)
     inits = [t for t in g.initializer if t.name in used] + list(part.graph.initializer)
     outputs = [o for o in g.output if o.name in ("logits", "msroi")] + list(part.graph.output)
     graph = onnx.helper.make_graph(nodes, g.name, list(g.input), outputs, inits)
