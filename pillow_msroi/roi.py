@@ -177,7 +177,7 @@ def roi_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
     """Importance map of ``image``: float32 (height, width) in [0, 1], higher = more important.
 
     ``kind``: ``"msroi"`` is the paper's top-5 class-activation fold,
-    ``"readout"`` the fixation readout trained on OSIE, and ``"default"``
+    ``"readout"`` the fixation readout trained on OSIE and MIT1003, and ``"default"``
     whichever of the two scored better on the OSIE validation split (recorded
     in the model's metadata).
     """
