@@ -394,7 +394,7 @@ def run(cfg: Config) -> dict:
         classes = meta.get("classes", "")
         key = trunk_key(trunk_path)
         results["trunk"] = {"path": str(trunk_path), "sha256": hashlib.sha256(trunk_path.read_bytes()).hexdigest()}
-        ro, val = fit_readout(onnx_extractor(trunk_path, threads=torch.get_num_threads()), key, cfg, results)
+        ro, val = fit_readout(onnx_extractor(trunk_path), key, cfg, results)
         graft_readout(trunk_path, ro, onnx_path)
     else:
         net = load_lite0()
