@@ -36,9 +36,10 @@ MODEL_ENV = "MSROI_MODEL"
 #: The encoder's map is the network's map raised to this power.  The readout is a fixation
 #: density, sharply peaked (a Kodak map's mean is about 0.02), so as it is the encoder
 #: favours only the peaks' few blocks; flattened, it favours the whole region people look
-#: at.  Chosen by ``bench/encoding_gamma.py`` on 60 OSIE *training* images (dct at
-#: Q30/50/75, fixation-weighted PSNR at equal bytes): 1 +2.93/+6.49/+0.56 dB, 0.3
-#: +5.38/+9.25/+2.55, 0.2 +6.46/+10.07/+3.27, 0.1 +6.01/+10.38/+0.88 (centred: +2.21/+6.31/+0.10).
+#: at.  Chosen by ``bench/encoding_gamma.py`` on 60 *training* images each of OSIE and MIT1003
+#: (dct at Q30/50/75, fixation-weighted PSNR at equal bytes, pooled, 2026-11-30): 1
+#: +2.59/+4.90/+3.72 dB, 0.3 +4.19/+6.91/+5.58, 0.2 +4.47/+6.87/+6.07, 0.1 +3.38/+6.40/+4.89
+#: (centred: +2.14/+5.08/+4.12); models/README.md has the table.
 ENCODING_GAMMA = 0.2
 _OUTPUTS = ("msroi", "readout")  # the model's map outputs, named as the kinds
 _FALLBACK_DEFAULT = "readout"
