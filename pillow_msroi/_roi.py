@@ -37,8 +37,8 @@ MODEL_ENV = "MSROI_MODEL"
 #: The encoder's map is the network's map raised to this power.  The readout is a fixation
 #: density, sharply peaked (a Kodak map's mean is about 0.02), so as it is the encoder
 #: favours only the peaks' few blocks; flattened, it favours the whole region people look
-#: at.  Chosen on OSIE *training* images by fixation-weighted PSNR at equal bytes; the
-#: sweep and its table: models/README.md, "Encoding map".
+#: at.  Chosen on *training* images of OSIE and MIT1003 by fixation-weighted PSNR at equal
+#: bytes (``bench/experiments/encoding_gamma.py``); the sweep and its table: models/README.md.
 ENCODING_GAMMA = 0.2
 _OUTPUTS = ("msroi", "readout")  # the model's map outputs, named as the kinds
 _FALLBACK_DEFAULT = "readout"
@@ -166,7 +166,7 @@ def roi_map(image: Image.Image, *, kind: str = "default") -> np.ndarray:
     """Importance map of ``image``: float32 (height, width) in [0, 1], higher = more important.
 
     ``kind``: ``"msroi"`` is the paper's top-5 class-activation fold,
-    ``"readout"`` the fixation readout trained on OSIE, and ``"default"``
+    ``"readout"`` the fixation readout trained on OSIE and MIT1003, and ``"default"``
     whichever of the two scored better on the OSIE validation split (recorded
     in the model's metadata).
     """

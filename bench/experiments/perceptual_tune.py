@@ -1,7 +1,7 @@
 """Fit the perceptual quantizer's parameters (pillow_msroi/_dct: tables, field, quantize) on
 OSIE *training* images, never on the Kodak images that bench/experiments/perceptual.py reports.
 
-Images: the OSIE training split (pillow_msroi.osie's seeded rule), every ``--stride``-th
+Images: the OSIE training split (pillow_msroi.eval.osie's seeded rule), every ``--stride``-th
 one, halved with Lanczos (the stimuli are JPEGs; halving removes most of their
 artifacts).  Budgets: plain Pillow at Q30/50/75.  Objective: mean SSIMULACRA2 of ours
 with a uniform map, less 3 points per dB that its mean PSNR-HVS-M falls more than

@@ -21,7 +21,7 @@ from .._roi import KINDS
 from . import BenchError
 from .encoders import ENCODERS
 from .maps import MAP_KINDS
-from .fixations import DEFAULT_MAPS, bench_maps
+from .fixations import DATASET_TITLES, DEFAULT_MAPS, bench_maps
 from .runner import CURVE_QUALITIES, DEFAULT_QUALITIES, run_bench
 
 #: What ``msroi bench`` imports beyond the runtime dependencies: the ``bench`` extra.
@@ -89,12 +89,15 @@ def add_parsers(subparsers: Any) -> None:
     b.add_argument("--no-plots", action="store_true", help="skip the PNGs (no matplotlib needed)")
     b.set_defaults(func=_cmd_bench)
 
-    m = subparsers.add_parser("bench-maps", help="score ROI maps against OSIE eye fixations")
-    m.add_argument("folder", metavar="DIR", type=Path, help="OSIE folder (fixations.mat, stimuli/)")
+    m = subparsers.add_parser("bench-maps", help="score ROI maps against eye fixations (OSIE or MIT1003)")
+    m.add_argument("folder", metavar="DIR", type=Path,
+                   help="dataset folder: OSIE (fixations.mat, stimuli/) or MIT1003 (fixations.json, stimuli/)")  # fmt: skip
+    m.add_argument("--dataset", choices=tuple(DATASET_TITLES), default="osie",
+                   help="which fixations DIR holds (default %(default)s)")  # fmt: skip
     m.add_argument("--out", type=Path, help="folder for maps.md and per-image maps.csv")
     m.add_argument("--limit", type=_positive, help="only the first N images of the split")
     m.add_argument("--split", choices=("val", "all"), default="val",
-                   help="val: the 200 images the network was not trained on (default); all: 700")  # fmt: skip
+                   help="val: the validation split, never trained on (default; OSIE 200, MIT1003 300 photos); all: every image")  # fmt: skip
     m.add_argument("--maps", action="extend", nargs="+", metavar="KIND",
                    help="maps to score: network, network-msroi, network-readout, centre, spectral (default network centre spectral)")  # fmt: skip
     m.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
@@ -147,7 +150,8 @@ def _cmd_bench_maps(args: argparse.Namespace) -> int:
     unknown = sorted(set(maps) - known)
     if unknown:
         raise BenchError(f"unknown map(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    print(bench_maps(args.folder, out=args.out, limit=args.limit, split=args.split, maps=maps, seed=args.seed), end="")
+    print(bench_maps(args.folder, out=args.out, limit=args.limit, split=args.split, maps=maps, seed=args.seed,
+                     dataset=args.dataset), end="")
     return 0
 
 @_reporting_errors

@@ -1,4 +1,5 @@
-"""``msroi bench-maps``: maps scored against human eye fixations (NSS, AUC-Judd, CC)."""
+"""``msroi bench-maps``: maps scored against human eye fixations (NSS, AUC-Judd, CC) of OSIE
+or MIT1003."""
 
 from __future__ import annotations
 
@@ -19,31 +20,38 @@ from .saliency import auc_judd, cc, fixation_density, nss
 
 MAP_SCORES = ("nss", "auc_judd", "cc")
 DEFAULT_MAPS = ("network", "centre", "spectral")
+#: ``bench-maps --dataset`` choices (``datasets.DATASETS``, restated so ``msroi --help`` imports nothing more).
+DATASET_TITLES = {"osie": "OSIE", "mit1003": "MIT1003"}
 #: Gaussian sigma of the fixation density for CC, as a fraction of the longer side.
 DENSITY_SIGMA = 0.025
 
 
-def _osie_images(folder: Path, split: str) -> list[Any]:
-    # The training recipe imports the same split, so the readout never saw these images.
-    from .osie import load_osie, osie_split
+def _fixation_images(folder: Path, split: str, dataset: str = "osie") -> list[Any]:
+    # The training recipe imports the same splits, so the readout never saw these images.
+    from . import datasets
 
-    if not (folder / "fixations.mat").is_file() or not (folder / "stimuli").is_dir():
-        raise BenchError(f"{folder} needs fixations.mat and stimuli/ (the OSIE layout)")
-    images = load_osie(folder)
+    try:
+        ds = datasets.dataset(dataset)
+        if not (folder / ds.fixations).is_file() or not (folder / "stimuli").is_dir():
+            raise BenchError(f"{folder} needs {ds.fixations} and stimuli/ (the {ds.title} layout)")
+        images = ds.load(folder)
+    except (OSError, ValueError) as exc:
+        raise BenchError(str(exc)) from None
     if split == "all":
         return images
-    _, val = osie_split(images)
+    _, val = ds.split(images)
     if not val:
         raise BenchError(f"{folder} has {len(images)} images, too few for the validation split; pass --split all")
     return val
 
 def bench_maps(folder: Path, *, out: Path | None = None, limit: int | None = None, split: str = "val",
-               maps: Sequence[str] = DEFAULT_MAPS, seed: int = 0, progress: bool = True) -> str:  # fmt: skip
+               maps: Sequence[str] = DEFAULT_MAPS, seed: int = 0, progress: bool = True,
+               dataset: str = "osie") -> str:  # fmt: skip
     """Score each map against the fixations of every image; returns the Markdown report
     (also written to ``out/maps.md`` with per-image ``out/maps.csv`` when ``out`` is given)."""
     if split not in ("val", "all"):
         raise BenchError(f"--split must be val or all, got {split!r}")
-    images = _osie_images(folder, split)[:limit]
+    images = _fixation_images(folder, split, dataset)[:limit]
     active, notes = list(maps), []
     scores: dict[str, dict[str, list[float]]] = {k: {s: [] for s in MAP_SCORES} for k in active}
     per_image: list[dict[str, Any]] = []
@@ -71,7 +79,7 @@ def bench_maps(folder: Path, *, out: Path | None = None, limit: int | None = Non
         bar.update(len(images), "done")
         bar.close()
     lines = [
-        f"# ROI maps against OSIE fixations ({split} split, {len(images)} images)",
+        f"# ROI maps against {DATASET_TITLES.get(dataset, dataset)} fixations ({split} split, {len(images)} images)",
         "",
         "NSS and AUC-Judd on the pooled fixations of the 15 viewers; CC against the fixations "
         f"blurred by a Gaussian of sigma {DENSITY_SIGMA:.1%} of the longer side. Mean [bootstrap 95 % "

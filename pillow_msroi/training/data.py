@@ -1,5 +1,5 @@
 """Datasets: the Caltech-101 split (seeded, stratified) and, re-exported from the run-time
-:mod:`pillow_msroi.osie`, the OSIE fixations and their seeded split."""
+:mod:`pillow_msroi.eval.osie`, the OSIE fixations and their seeded split."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for pillow_msroi.metrics.
+"""Tests for pillow_msroi.eval.metrics.
 
 Strategy: PSNR and SSIM against scikit-image; MS-SSIM, VIFp and PSNR-HVS(-M)
 against straightforward loop-based restatements of the reference Matlab code
