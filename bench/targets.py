@@ -8,7 +8,8 @@ RATIOS = [
     ("test_fused_levels_and_blend", "test_numpy_levels_and_blend", 0.2),
     ("test_semantic_save", "test_numpy_pipeline", 0.5),
     ("test_semantic_save_default", "test_numpy_pipeline", 0.5),
-    ("test_dct_method", "test_blend_method", 0.5),
+    # Issue 5 held the dct method to 0.5x the blend's time; the perceptual core (issue 11)
+    # trades that for quality, and is held to mozjpeg's encode time instead.
     ("test_semantic_save_default", "test_mozjpeg_encode", 1.0),
 ]
 #: roi_map: median milliseconds per Kodak image, absolute (the project's 2-core machine).

@@ -25,6 +25,7 @@ from kodak import shared_dir  # noqa: E402
 import pillow_msroi
 from pillow_msroi import _budget as budget  # noqa: E402
 from pillow_msroi import _roi as roi  # noqa: E402
+from pillow_msroi._maps import normalize  # noqa: E402
 from pillow_msroi.eval import metrics  # noqa: E402
 from pillow_msroi.eval.datasets import DATASETS, load_split
 from pillow_msroi.eval.saliency import centre_gaussian
@@ -54,7 +55,7 @@ def main() -> int:
         counts[dataset] = len(sample)
         for k, rec in enumerate(sample):
             image, ref, weights = osie_case(folder, rec, k, len(sample))
-            small = roi._normalize(roi.small_map(image))
+            small = normalize(roi.small_map(image))
             maps = [small**p for p in args.powers] + [centre_gaussian(rec.height, rec.width)]
             for q in QUALITIES:
                 for name, m in zip(names, maps):
