@@ -16,7 +16,7 @@ from pillow_msroi import cli
 EVALUATION_ONLY = ("scipy", "skimage", "matplotlib", "jpeglib")
 
 
-def test_import_and_semantic_save_import_no_evaluation_dependency() -> None:
+def test_import_and_semantic_save_import_no_evaluation_dependency(tmp_path) -> None:
     # A fresh interpreter: this test process has imported everything already.
     code = (
         "import io, sys, numpy as np\n"
@@ -28,7 +28,8 @@ def test_import_and_semantic_save_import_no_evaluation_dependency() -> None:
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {EVALUATION_ONLY!r}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(pillow_msroi.__file__).parent.parent)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    # Outside the checkout: ``python -c`` puts the current folder first on sys.path.
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=tmp_path)
     assert done.stdout.strip() == "[]"
 
 
