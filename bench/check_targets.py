@@ -3,7 +3,7 @@
     python bench/check_targets.py [--runs 3] [--memory-sizes 6000x4000 10000x7500] [--no-memory]
 
 Each run is a fresh ``pytest`` of the speed benchmarks (pytest-benchmark, JSON output)
-and, per size and method, a fresh ``bench/peak_memory.py``.  For every target the script
+and, per size and method, a fresh ``bench/experiments/peak_memory.py``.  For every target the script
 prints the median over runs and the spread (lowest..highest run); a target is missed
 when the median over runs misses it.  Speed targets are ratios to a reference timed in
 the same run (``bench/targets.py``), except ``roi_map``'s, which is absolute and holds on
@@ -48,7 +48,7 @@ def speed_run(json_path: Path) -> tuple[dict[str, float], dict[str, dict], str]:
 
 def memory_run(width: int, height: int, method: str) -> float:
     done = subprocess.run(
-        [sys.executable, str(HERE / "peak_memory.py"), str(width), str(height), f"--method={method}"],
+        [sys.executable, str(HERE / "experiments" / "peak_memory.py"), str(width), str(height), f"--method={method}"],
         capture_output=True, text=True, check=True,
     )
     return json.loads(done.stdout)["extra_over_rgb"]
