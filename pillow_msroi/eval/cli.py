@@ -165,7 +165,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     out = args.output or Path(f"{args.input.stem}_compare.png")
     try:
         with Image.open(args.input) as opened:
-            image = opened.convert("RGB")
+            opened.load()  # a JPEG source stays one: its grid may be kept
+            image = opened if opened.mode == "RGB" else opened.convert("RGB")
         map_ = read_map(args.map) if args.map else None
         result = compare(image, quality=args.quality, map=map_, method=args.method)
     except (OSError, ValueError) as exc:

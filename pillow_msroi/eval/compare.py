@@ -88,10 +88,12 @@ def _ssimulacra2(a: np.ndarray, b: np.ndarray) -> str:
 
 def compare(image: Image.Image, *, quality: int = 75, map: Any = None, method: str = "auto",
             crop: int = CROP) -> Comparison:  # fmt: skip
-    """The comparison picture of ``image`` (any mode Pillow saves as JPEG; shown as RGB)."""
+    """The comparison picture of ``image`` (any mode Pillow saves as JPEG; shown as RGB).
+    A JPEG source is encoded as it is, so the semantic file may stay on its grid."""
     rgb = image.convert("RGB")
     original = np.asarray(rgb)
-    semantic = encode_details(rgb, quality=quality, map=map, method=method)
+    source = image if image.mode == "RGB" else rgb
+    semantic = encode_details(source, quality=quality, map=map, method=method)
     fit = _budget.highest_quality_within(lambda q: _plain(rgb, q), len(semantic.data), guess=quality)
     plain = fit.data if fit.data is not None else _plain(rgb, 1)
     small = prepare_map(encoding_map(rgb) if map is None else map, rgb.width, rgb.height)
@@ -100,7 +102,7 @@ def compare(image: Image.Image, *, quality: int = 75, map: Any = None, method: s
     panels = [Panel("original", original, (f"{rgb.width}x{rgb.height}",))]
     for name, data, q in (
         (f"plain JPEG at equal bytes (quality {fit.quality})", plain, fit.quality),
-        (f"semantic JPEG ({semantic.method}, quality {quality})", semantic.data, semantic.quality),
+        (f"semantic JPEG ({semantic.method}, quality {quality}, tables {semantic.quality})", semantic.data, semantic.quality),
     ):
         px = _decode(data)
         panels.append(Panel(name, px, (

@@ -50,3 +50,18 @@ def test_compare_refuses_a_non_png_name(tmp_path: Path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["compare", str(tmp_path / "in.png"), "-o", str(tmp_path / "c.jpg")])
     assert "give a .png name" in capsys.readouterr().err
+
+
+def test_compare_keeps_a_jpeg_source_as_it_is():
+    pytest.importorskip("ssimulacra2")
+    import io
+
+    buf = io.BytesIO()
+    synthetic_rgb(192, 160).save(buf, "JPEG", quality=75)
+    buf.seek(0)
+    source = Image.open(buf)
+    source.load()
+    ramp = np.tile(np.linspace(0, 1, 12, dtype=np.float32), (10, 1))
+    result = compare.compare(source, quality=75, map=ramp, crop=48)
+    # At the source's own quality the semantic file stays on its grid ("keep" tables).
+    assert "tables keep" in result.panels[2].name
