@@ -78,13 +78,21 @@ def encode_details(
 def _source_grid(im: Image.Image, jpeg: dict[str, Any]) -> list[list[int]] | None:
     """A JPEG source's quantization tables when the file keeps its subsampling (so its
     grid is the file's), else None."""
-    tables = getattr(im, "quantization", None)
-    if im.format != "JPEG" or not tables or im.mode not in ("L", "RGB"):
+    tables = _source_tables(im)
+    if tables is None or im.mode not in ("L", "RGB"):
         return None
     def chroma(subsampling: int) -> int:
         return 2 if subsampling == -1 else subsampling  # -1: libjpeg's default, 4:2:0
 
     if im.mode == "RGB" and chroma(JpegImagePlugin.get_sampling(im)) != chroma(jpeg.get("subsampling", -1)):
+        return None
+    return tables
+
+
+def _source_tables(im: Image.Image) -> list[list[int]] | None:
+    """A JPEG source's quantization tables (natural order, by table id), else None."""
+    tables = getattr(im, "quantization", None)
+    if im.format != "JPEG" or not tables:
         return None
     return [list(tables[k]) for k in sorted(tables)]
 
@@ -92,11 +100,11 @@ def _source_grid(im: Image.Image, jpeg: dict[str, Any]) -> list[list[int]] | Non
 def _keep(im: Image.Image, jpeg: dict[str, Any]) -> dict[str, Any]:
     """``quality="keep"``: the JPEG source's own tables and subsampling, as Pillow's plain
     ``quality="keep"`` save takes them (the same file as ``qtables=``, ``subsampling=``)."""
-    tables = getattr(im, "quantization", None)
-    if im.format != "JPEG" or not tables:
+    tables = _source_tables(im)
+    if tables is None:
         msg = "Cannot use 'keep' when original image is not a JPEG"
         raise ValueError(msg)
-    return {**jpeg, "qtables": [list(tables[k]) for k in sorted(tables)], "subsampling": JpegImagePlugin.get_sampling(im)}
+    return {**jpeg, "qtables": tables, "subsampling": JpegImagePlugin.get_sampling(im)}
 
 
 def _resolve_subsampling(im: Image.Image, jpeg: dict[str, Any]) -> int:

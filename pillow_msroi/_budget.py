@@ -39,7 +39,7 @@ def table_scale(quality: int) -> int:
     return 5000 // quality if quality < 50 else 200 - 2 * quality
 
 
-def _scale(q: float) -> float:
+def law_scale(q: float) -> float:
     """The same law continuous in ``q`` and at least 1: what file sizes follow."""
     return 5000.0 / q if q < 50 else max(200.0 - 2.0 * q, 1.0)
 
@@ -96,13 +96,13 @@ def _estimate(sizes: dict[int, int], budget: int, lo: int, hi: int) -> float:
     if below is not None and above is not None:
         a, b = math.log(max(sizes[below], 1)), math.log(max(sizes[above], 1))
         if b > a:
-            xa, xb = math.log(_scale(below)), math.log(_scale(above))
+            xa, xb = math.log(law_scale(below)), math.log(law_scale(above))
             return quality_at(math.exp(xa + (target - a) * (xb - xa) / (b - a)))
         return (lo + hi) / 2
     known = below if below is not None else above
     if known is None:
         return (lo + hi) / 2
-    x = math.log(_scale(known)) - (target - math.log(max(sizes[known], 1))) / EXPONENT
+    x = math.log(law_scale(known)) - (target - math.log(max(sizes[known], 1))) / EXPONENT
     return quality_at(math.exp(x))
 
 

@@ -82,14 +82,13 @@ def encode(
         coefs = Coefficients(im, small, header, islow=source is not None)
     on_grid = source is not None
     try:
-        prices = coefs.prices
         # A numeric budget takes the source's grid only at the default price: thinning the
         # rest further to fit cost 7 SSIMULACRA2 points against the own tables (Caltech and
         # OSIE JPEGs at Q50, bench/experiments/jpeg_sources.py).
         reach = KEEP_REACH if quality == "keep" else 1.0
         out = _keep(coefs, header, source, reference.limit, strength, reach) if on_grid else None
         if quality != "keep" and (out is None or out.data is None):
-            on_grid, coefs.prices = False, prices
+            on_grid = False
             out = rate_control(Passes(coefs, header), len(reference.data), reference.limit, quality, strength)
     finally:
         coefs.release()
@@ -117,5 +116,5 @@ def _keep(coefs: Coefficients, header: Any, source: list[list[int]], limit: int,
     """The source's own tables (luma, chroma; a third table's components take the second,
     as the frame's table ids 0/1 do); the favoured blocks keep its levels."""
     tables = {t: np.asarray(source[min(t, len(source) - 1)], dtype=np.uint16) for t in set(coefs.tables)}
-    coefs.prices = [keep_favoured(p, m, KEEP_SHARE) for p, m in zip(coefs.prices, coefs.means)]
-    return keep_control(Passes(coefs, header, tables), limit, strength, reach)
+    prices = [keep_favoured(p, m, KEEP_SHARE) for p, m in zip(coefs.prices, coefs.means)]
+    return keep_control(Passes(coefs, header, tables, prices), limit, strength, reach)

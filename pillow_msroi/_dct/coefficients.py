@@ -68,7 +68,6 @@ class Coefficients:
         bands = 2 * self.parts
         cuts = sorted({mcu_rows * k // bands for k in range(bands)} | {mcu_rows})
         sampling = [(c.h, c.v) for c in comps]
-        self.islow = islow
         run = functools.partial(transform, pixels, to_ycbcr, sampling, self.coefs, islow=islow)
         _pool.run_all(run, cuts[:-1], cuts[1:])
         del pixels  # where it is a copy (a large image), the quantized levels need its room

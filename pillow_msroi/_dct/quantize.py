@@ -38,12 +38,12 @@ def freq_weight(qtable: np.ndarray) -> np.ndarray:
 
 
 def quantize(coefs: Coefficients, qtables: dict[int, np.ndarray], strength: float,
-             ac_bits: dict[int, np.ndarray]) -> None:  # fmt: skip
+             ac_bits: dict[int, np.ndarray], prices: list[np.ndarray] | None = None) -> None:  # fmt: skip
     """Levels of every block into ``coefs.out``, table ``qtables[t]`` for the components of
-    table id ``t``, every block's price times ``strength``."""
+    table id ``t``, every block's price (``prices``, else ``coefs.prices``) times ``strength``."""
     weights = {t: freq_weight(q) for t, q in qtables.items()}
     args = []
-    for price, t in zip(coefs.prices, coefs.tables):
+    for price, t in zip(coefs.prices if prices is None else prices, coefs.tables):
         factor = np.float32(strength * (CHROMA_PRICE if t == 1 else 1.0))
         scaled = np.where(price < 0, price, price * factor).astype(np.float32)
         args.append((qtables[t], scaled, weights[t], ac_bits.get(t, FLAT_BITS)))

@@ -53,9 +53,13 @@ class Passes:
     """Quantization and entropy-coding passes over one image's coefficients for one file
     header; the last pass's levels and counts are kept for writing."""
 
-    def __init__(self, coefs: Coefficients, header: Header, tables: dict[int, np.ndarray] | None = None) -> None:
-        """``tables``: one table per table id for every pass (a JPEG source's own, for
-        ``quality="keep"``); without, each pass takes its quality's from tables.py."""
+    def __init__(
+        self, coefs: Coefficients, header: Header, tables: dict[int, np.ndarray] | None = None,
+        prices: list[np.ndarray] | None = None,
+    ) -> None:
+        """``tables``: one table per table id for every pass (a JPEG source's own); without,
+        each pass takes its quality's from tables.py.  ``prices``: per block, instead of
+        the coefficients' own (a source's grid keeps its favoured blocks at 0)."""
         if not coefs.fits(header):
             msg = "internal error: the plain JPEG's frame differs from the one the image was transformed for"
             raise RuntimeError(msg)
@@ -67,6 +71,7 @@ class Passes:
         self.qtables: dict[int, np.ndarray] = {}  # quality's table per table id, for the file
         self.bits: dict[int, np.ndarray] = {}  # AC code lengths per table id (learn_bits)
         self.fixed = tables
+        self.prices = prices
 
     def quantize(self, quality: int, strength: float) -> None:
         """Levels of every block for one table quality and map strength (kept for ``write``)."""
@@ -75,7 +80,7 @@ class Passes:
         self.state = (quality, strength)
         self.counts = None
         self.qtables = self.fixed if self.fixed is not None else table_set(self.coefs, quality)
-        quantize(self.coefs, self.qtables, strength, {**self.header.ac_bits, **self.bits})
+        quantize(self.coefs, self.qtables, strength, {**self.header.ac_bits, **self.bits}, self.prices)
 
     def learn_bits(self, quality: int, strength: float) -> None:
         """Price the trellis's symbols by this image's own Huffman code lengths: those of

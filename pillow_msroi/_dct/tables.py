@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._budget import table_scale
+from .._budget import law_scale
 
 #: Luma table: DC step and AC steps ``1 + LUMA_A * r ** LUMA_P``, in units of ``s``.
 LUMA_DC = 0.71
@@ -40,11 +40,5 @@ def base_table(chroma: bool) -> np.ndarray:
 
 def quant_table(quality: int, chroma: bool) -> np.ndarray:
     """The table at ``quality`` (libjpeg's scaling law), uint16 natural order, 1..255."""
-    scale = _law(quality)
+    scale = law_scale(min(max(int(quality), 1), 100))
     return np.clip(np.floor(base_table(chroma) * scale / 100.0 + 0.5), 1, 255).astype(np.uint16)
-
-
-def _law(quality: int) -> float:
-    """libjpeg's scaling for a quality 1..100, continuous below 50 (5000 / q, not its floor)."""
-    quality = min(max(int(quality), 1), 100)
-    return 5000.0 / quality if quality < 50 else float(table_scale(quality))
