@@ -360,7 +360,7 @@ cdef int _layout(_Layout* lay, list sampling, Py_ssize_t nc, bint to_ycbcr, Py_s
 
 cdef void _mcu_row(const uint8[:, :, ::1] src, bint to_ycbcr, const _Layout* lay, Py_ssize_t m,
                    Py_ssize_t pad_w, uint8* planes, uint8* small, float** dst,
-                   const Py_ssize_t* dst_row, bint islow) noexcept nogil:
+                   const Py_ssize_t* dst_row, int islow) noexcept nogil:
     # MCU row ``m``: colour planes of its pixel rows, each component downsampled, then
     # the DCT of its blocks into the component's output rows.
     cdef Py_ssize_t h = src.shape[0], w = src.shape[1], nc = src.shape[2], mcu_h = lay.mcu_h
@@ -385,7 +385,7 @@ cdef void _mcu_row(const uint8[:, :, ::1] src, bint to_ycbcr, const _Layout* lay
             plane, stride = small, ow
         for by in range(lay.vs[c]):
             for bx in range(stride // 8):
-                if islow:
+                if (islow >> c) & 1:
                     _dct_block_islow(plane + by * 8 * stride + bx * 8, stride,
                                      dst[c] + (m * lay.vs[c] + by) * dst_row[c] + bx * 64)
                 else:
@@ -394,7 +394,7 @@ cdef void _mcu_row(const uint8[:, :, ::1] src, bint to_ycbcr, const _Layout* lay
 
 
 def transform(const uint8[:, :, ::1] src, bint to_ycbcr, list sampling, list outs,
-              Py_ssize_t mcu_row0, Py_ssize_t mcu_row1, bint islow=False):
+              Py_ssize_t mcu_row0, Py_ssize_t mcu_row1, islow=False):
     """DCT coefficients of MCU rows ``mcu_row0:mcu_row1`` of every component, straight
     from the pixels: ``color_planes`` (edge-replicated to whole MCUs), ``downsample`` by
     each component's factor, then ``forward_dct``, one MCU row at a time, so the
@@ -402,13 +402,23 @@ def transform(const uint8[:, :, ::1] src, bint to_ycbcr, list sampling, list out
     sampling factors as in a JPEG frame header; ``outs[c]`` is the float32
     (mcu_rows * v, mcu_cols * h, 64) array of component ``c``, of which this call writes
     its rows (threads can take disjoint MCU rows of one image).  ``islow``: libjpeg's
-    integer DCT instead of the float one (``forward_dct``).
+    integer DCT instead of the float one (``forward_dct``), for every component (a bool)
+    or for those whose entry is true (a sequence, one per component).
     """
     cdef Py_ssize_t h = src.shape[0], w = src.shape[1], c, m
     if h < 1 or w < 1:
         raise ValueError(f"image must be at least 1x1, got {w}x{h}")
     cdef _Layout lay
     _layout(&lay, sampling, src.shape[2], to_ycbcr, len(outs))
+    cdef int islow_mask = 0  # bit c: component c takes the integer DCT
+    if isinstance(islow, (bool, int)):
+        islow_mask = (1 << lay.n) - 1 if islow else 0
+    else:
+        if len(islow) != lay.n:
+            raise ValueError(f"islow has {len(islow)} entries for {lay.n} components")
+        for c in range(lay.n):
+            if islow[c]:
+                islow_mask |= 1 << c
     cdef Py_ssize_t mcu_cols = (w + lay.mcu_w - 1) // lay.mcu_w, mcu_rows = (h + lay.mcu_h - 1) // lay.mcu_h
     cdef Py_ssize_t pad_w = mcu_cols * lay.mcu_w
     if not 0 <= mcu_row0 <= mcu_row1 <= mcu_rows:
@@ -435,6 +445,6 @@ def transform(const uint8[:, :, ::1] src, bint to_ycbcr, list sampling, list out
         raise MemoryError()
     with nogil:
         for m in range(mcu_row0, mcu_row1):
-            _mcu_row(src, to_ycbcr, &lay, m, pad_w, planes, small, dst, dst_row, islow)
+            _mcu_row(src, to_ycbcr, &lay, m, pad_w, planes, small, dst, dst_row, islow_mask)
     free(planes)
     free(small)

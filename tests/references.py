@@ -22,16 +22,19 @@ def reference_upsample(src: np.ndarray, height: int, width: int) -> np.ndarray:
     return top * (1 - fy)[:, None] + bottom * fy[:, None]
 
 
-def reference_transform(nat, px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]]) -> list[np.ndarray]:
+def reference_transform(
+    nat, px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]], islow: list[bool] | None = None
+) -> list[np.ndarray]:
     """What ``nat.transform`` must give over all MCU rows: the whole-image kernels in
     sequence (colour planes padded to whole MCUs, each component downsampled by its
-    factor, the DCT), each tested against its own numpy/scipy restatement."""
+    factor, the DCT: the integer one for components marked in ``islow``), each tested
+    against its own numpy/scipy restatement."""
     hmax, vmax = max(h for h, _ in sampling), max(v for _, v in sampling)
     h, w = px.shape[:2]
     pad_h, pad_w = -(-h // (8 * vmax)) * 8 * vmax, -(-w // (8 * hmax)) * 8 * hmax
     planes = nat.color_planes(px, pad_h, pad_w, len(sampling), to_ycbcr)
     out = []
-    for plane, (ch, cv) in zip(planes, sampling):
+    for c, (plane, (ch, cv)) in enumerate(zip(planes, sampling)):
         fh, fv = hmax // ch, vmax // cv
         if fh != 1 or fv != 1:
             plane = nat.downsample(np.ascontiguousarray(plane), fh, fv)
@@ -39,5 +42,5 @@ def reference_transform(nat, px: np.ndarray, to_ycbcr: bool, sampling: list[tupl
             # last downsampled row down to the MCU's end (jcprepct.c).
             real = -(-h // vmax) * cv
             plane[real:] = plane[real - 1]
-        out.append(nat.forward_dct(plane))
+        out.append(nat.forward_dct(plane, islow=bool(islow and islow[c])))
     return out

@@ -384,14 +384,16 @@ def test_parse_header_rejects_non_jpeg():
         dct_markers.parse_header(b"GIF89a")
 
 
-def transformed(px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]], cuts: list[int]) -> list[np.ndarray]:
+def transformed(
+    px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]], cuts: list[int], islow: bool | list[bool] = False
+) -> list[np.ndarray]:
     """``transform_cy.transform`` over the MCU rows between ``cuts``, one call per band."""
     hmax, vmax = max(h for h, _ in sampling), max(v for _, v in sampling)
     rows, cols = -(-px.shape[0] // (8 * vmax)), -(-px.shape[1] // (8 * hmax))
     outs = [np.full((rows * v, cols * h, 64), np.nan, np.float32) for h, v in sampling]
     bounds = [0, *[c for c in cuts if 0 < c < rows], rows]
     for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        transform_cy.transform(px, to_ycbcr, sampling, outs, r0, r1)
+        transform_cy.transform(px, to_ycbcr, sampling, outs, r0, r1, islow=islow)
     return outs
 
 
@@ -409,11 +411,15 @@ def transformed(px: np.ndarray, to_ycbcr: bool, sampling: list[tuple[int, int]],
     ],
 )
 @pytest.mark.parametrize(("w", "h"), [(1, 1), (13, 7), (40, 33), (64, 48)])
-def test_transform_equals_the_whole_image_kernels(channels, to_ycbcr, sampling, w, h):
+@pytest.mark.parametrize("islow", ["none", "all", "chroma"])
+def test_transform_equals_the_whole_image_kernels(channels, to_ycbcr, sampling, w, h, islow):
     px = np.random.default_rng(w * h + channels).integers(0, 256, (h, w, channels), dtype=np.uint8)
-    expected = reference_transform(transform_cy, px, to_ycbcr, sampling)
+    # The integer DCT for no component, every one (a bool), or those after the first (a list).
+    flags = {"none": False, "all": True, "chroma": [c > 0 for c in range(len(sampling))]}[islow]
+    marked = flags if isinstance(flags, list) else [flags] * len(sampling)
+    expected = reference_transform(transform_cy, px, to_ycbcr, sampling, marked)
     for cuts in ([], [1], [1, 2, 3]):  # whole, and in bands of MCU rows
-        got = transformed(px, to_ycbcr, sampling, cuts)
+        got = transformed(px, to_ycbcr, sampling, cuts, flags)
         for g, e in zip(got, expected):
             np.testing.assert_array_equal(g, e)
 
@@ -436,6 +442,8 @@ def test_transform_rejects_bad_arguments():
         transform_cy.transform(px, True, sampling, outs[:2], 0, 1)
     with pytest.raises(ValueError, match="cannot take 3 components from 1 channels"):
         transform_cy.transform(px[..., :1].copy(), False, sampling, outs, 0, 1)
+    with pytest.raises(ValueError, match="islow has 2 entries for 3 components"):
+        transform_cy.transform(px, True, sampling, outs, 0, 1, islow=[True, False])
 
 
 def random_levels(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

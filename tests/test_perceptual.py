@@ -11,6 +11,7 @@ from imaging import synthetic_rgb
 from PIL import Image
 from skimage import data as skdata
 
+import pillow_msroi
 from pillow_msroi import _dct as dct
 from pillow_msroi import _maps as maps
 from pillow_msroi import _writer as writer
@@ -197,6 +198,28 @@ def test_files_fit_the_budget_and_decode(astronaut, quality):
         out = Image.open(io.BytesIO(result.data))
         out.load()
         assert out.size == im.size
+
+
+def _decoded_ycbcr(data: bytes) -> np.ndarray:
+    """The decoder's YCbCr planes (upsampled chroma), before any colour conversion."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("YCbCr", im.size)
+        return np.asarray(im, dtype=np.float64)
+
+
+def test_quality_100_keeps_plain_quality_100s_chroma_and_betters_its_luma(astronaut):
+    # Quality 100 ends in plain rounding at tables of ones: chroma through libjpeg's
+    # integer DCT gives plain quality 100's chroma exactly (the float DCT's was a little
+    # worse), luma through the float DCT a little better (bench/experiments/quality100.py).
+    for im in (astronaut, synthetic_rgb(97, 61, seed=3)):
+        ours = pillow_msroi.encode(im, quality=100, map=np.linspace(0, 1, 64).reshape(8, 8))
+        plain = writer.write(writer.view(im), {"subsampling": -1, "quality": 100})
+        assert len(ours) < len(plain)
+        o, p = _decoded_ycbcr(ours), _decoded_ycbcr(plain)
+        np.testing.assert_array_equal(o[..., 1:], p[..., 1:])
+        # libjpeg's luma of the original: a plain quality-100 encode's DC-exact reference.
+        luma = np.asarray(im.convert("RGB"), dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+        assert np.mean((o[..., 0] - luma) ** 2) < np.mean((p[..., 0] - luma) ** 2)
 
 
 @pytest.mark.parametrize("quality", [30, 50])

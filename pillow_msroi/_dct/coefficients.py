@@ -39,9 +39,10 @@ class Coefficients:
     """The coefficients of one image, ready to be quantized again and again, and the
     buffer their levels are quantized into."""
 
-    def __init__(self, im: Image.Image, small: np.ndarray, frame: Header, islow: bool = False) -> None:
+    def __init__(self, im: Image.Image, small: np.ndarray, frame: Header, islow: bool | list[bool] = False) -> None:
         """``frame``: a header with the file's components and Adobe transform, of any size;
-        ``islow``: libjpeg's integer DCT (a JPEG source's own levels, ``quality="keep"``)."""
+        ``islow``: libjpeg's integer DCT (a JPEG source's own levels, ``quality="keep"``),
+        for every component or, a list, for those marked."""
         pixels, to_ycbcr = _pixels(im, frame)
         self.frame = frame
         # Work is split in as many parts as the shared pool has threads.
