@@ -162,3 +162,26 @@ def test_blend_falls_back_to_plain_when_quality_1_does_not_fit(optimize):
     assert result.fallback and result.quality is None
     assert result.data == buf.getvalue() and result.budget == len(buf.getvalue()) == result.plain_bytes
     assert result.encodes >= 1
+
+
+# ----------------------------------------------------------------------------- the fill step, by itself
+
+
+def test_fill_never_takes_a_file_smaller_than_the_quality_below():
+    # Quality 60 fits at 970 bytes; 61 is 1050 at the caller's strength, and its size falls
+    # much faster with the price than the default elasticity says, so the first probe
+    # overshoots to a file of ~670 bytes.  Taking that (as the fill once did) lost a third
+    # of the budget on an OSIE image; the fill must step back instead.
+    limit, sizes = 1000, {60: 970, 61: 1050}
+    probes = []
+
+    def size_of(quality: int, strength: float) -> int:
+        assert quality == 61
+        probes.append(strength)
+        return int(1050 * strength**-1.5)
+
+    fit = rate._fill(size_of, limit, 60, dict(sizes), 1.0, rate._Fit(60, 1.0, 3))
+    assert size_of(61, probes[0]) < sizes[60]  # the scenario: the first probe overshot
+    got = size_of(fit.quality, fit.strength) if fit.quality == 61 else sizes[60]
+    assert sizes[60] <= got <= limit
+    assert fit.passes == 3 + len(probes) - 2  # the two checks above are not passes

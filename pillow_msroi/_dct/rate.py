@@ -268,7 +268,9 @@ def _fill(
     size_of: Callable[[int, float], int], limit: int, lo: int, sizes: dict[int, int], strength: float, best: _Fit
 ) -> _Fit:
     """Quality ``lo + 1`` with a map strong enough to fit (size ~ ``strength **
-    ELASTICITY``, the exponent re-measured after a miss), in at most ``FILL_PASSES``."""
+    ELASTICITY``, the exponent re-measured after each probe), in at most ``FILL_PASSES``.
+    A probe that fits but is smaller than ``lo``'s file overshot (a much stronger map,
+    a smaller file): it is not taken, and the next probe steps back."""
     passes = best.passes
     # Size of lo + 1 at the caller's strength: measured, or predicted by the size law.
     over = sizes.get(lo + 1) or sizes[lo] * (_law_scale(lo + 1) / _law_scale(lo)) ** SCALE_EXPONENT
@@ -277,9 +279,9 @@ def _fill(
         s_next = s_prev * (limit * (1.0 - TOLERANCE / 2) / size_prev) ** (1.0 / elasticity)
         size = size_of(lo + 1, s_next)
         passes += 1
-        if size <= limit:
+        if sizes[lo] <= size <= limit:
             return _Fit(lo + 1, s_next, passes)
-        if size < size_prev:
+        if (size - size_prev) * (s_next - s_prev) < 0:  # the size fell as the price rose
             elasticity = math.log(size / size_prev) / math.log(s_next / s_prev)
         s_prev, size_prev = s_next, size
     return _Fit(best.quality, best.strength, passes)
