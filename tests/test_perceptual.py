@@ -164,6 +164,35 @@ def test_map_factor_is_bounded_and_neutral_for_a_uniform_map():
     assert field.prices(np.ones((2, 2)), means)[1, 1] == -1
 
 
+def test_favoured_blocks_give_up_part_of_their_masking():
+    # Where people look, texture hides less: a favoured textured block's price rises
+    # with its activity by only field ** (1 - MAP_MASKING); a block the map ignores
+    # keeps the whole field.
+    assert 0 < field.MAP_MASKING < 1
+    masking = np.array([[1.0, 16.0, 1.0, 16.0]])
+    means = np.array([[1.0, 1.0, 0.0, 0.0]], np.float32)
+    p = field.prices(masking, means).astype(np.float64)
+    np.testing.assert_allclose(p[0, 1] / p[0, 0], 16.0 ** (1 - field.MAP_MASKING), rtol=1e-5)
+    np.testing.assert_allclose(p[0, 3] / p[0, 2], 16.0, rtol=1e-5)
+
+
+def test_semantic_luma_table_has_finer_high_frequencies_only():
+    for q in (20, 50, 75):
+        plain, semantic = tables.quant_table(q, False).astype(int), tables.quant_table(q, False, semantic=True)
+        assert semantic[0] == plain[0] and np.all(semantic <= plain) and semantic[63] < plain[63]
+        np.testing.assert_array_equal(tables.quant_table(q, True, semantic=True), tables.quant_table(q, True))
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_files_carry_the_semantic_luma_table_only_for_a_map_that_favours(astronaut, uniform):
+    small = np.ones((8, 8)) if uniform else np.linspace(0, 1, 64).reshape(8, 8)
+    result = pillow_msroi.encode_details(astronaut, quality=50, map=small)
+    with Image.open(io.BytesIO(result.data)) as im:
+        luma = sorted(im.quantization[0])
+    assert luma == sorted(tables.quant_table(result.quality, False, semantic=not uniform))
+    assert luma != sorted(tables.quant_table(result.quality, False, semantic=uniform))
+
+
 def test_tables_are_baseline_and_monotone_in_quality():
     previous = None
     for q in range(1, 101):

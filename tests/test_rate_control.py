@@ -103,8 +103,9 @@ def test_retries_stop_after_final_passes_with_the_plain_file(searched):
 
 def test_retry_after_an_over_budget_write_ends_within_the_budget(astronaut, monkeypatch):
     # Without the stuffing allowance the search's estimate is ~0.5 % short, and on this
-    # image and quality the first written file lands just over the budget: inside 1 %, so
-    # a check loosened to 1.01 * budget would ship it.
+    # image at most qualities the first written file lands just over the budget: inside
+    # 1 %, so a check loosened to 1.01 * budget would ship it.  The first quality from 50
+    # up where that happens is taken (about every other one: 51 with the current tables).
     monkeypatch.setattr(rate, "STUFFING", 0.0)
     written: list[int] = []
     real_write = rate.Passes.write
@@ -115,8 +116,12 @@ def test_retry_after_an_over_budget_write_ends_within_the_budget(astronaut, monk
         return data
 
     monkeypatch.setattr(rate.Passes, "write", recording_write)
-    result = dct_encode(astronaut, 50)
-    assert len(written) >= 2, "the first written file fit: this test no longer reaches the retry loop"
+    for quality in range(50, 70):
+        written.clear()
+        result = dct_encode(astronaut, quality)
+        if len(written) >= 2:
+            break
+    assert len(written) >= 2, "no first written file was over: this test no longer reaches the retry loop"
     assert result.budget < written[0] <= 1.01 * result.budget
     assert len(result.data) == written[-1] <= result.budget
     assert result.quality is not None

@@ -1,7 +1,9 @@
 """How hard the semantic map steers the perceptual core: the sweep behind
-``field.MAP_RANGE`` and ``roi.ENCODING_GAMMA``, on OSIE *training* images.
+``field.MAP_RANGE``, ``field.MAP_MASKING``, ``tables.LUMA_A_MAP`` and
+``roi.ENCODING_GAMMA``, on OSIE *training* images.
 
     nice python bench/experiments/map_tune.py [--images 16] [--ranges 4 10 25] [--gammas 0.2 0.5 1]
+        [--maskings 0 0.5] [--luma-a 4.2 3]
     nice python bench/experiments/map_tune.py --validation --images 40 --ranges 40 --gammas 0.2   # report
 
 For each (range, gamma) the network's small map, normalized and raised to gamma, steers
@@ -25,7 +27,7 @@ from fixation_psnr import osie_case  # noqa: E402
 
 import pillow_msroi  # noqa: E402
 from pillow_msroi import _roi as roi  # noqa: E402
-from pillow_msroi._dct import field  # noqa: E402
+from pillow_msroi._dct import field, tables  # noqa: E402
 from pillow_msroi.eval import metrics  # noqa: E402
 from pillow_msroi.eval.osie import load_osie, osie_split  # noqa: E402
 
@@ -38,6 +40,8 @@ def main() -> None:
     ap.add_argument("--gammas", type=float, nargs="+", default=[0.2, 0.5, 1.0])
     ap.add_argument("--budgets", type=int, nargs="+", default=[30, 50])
     ap.add_argument("--maskings", type=float, nargs="+", default=[field.MAP_MASKING])
+    ap.add_argument("--luma-a", type=float, nargs="+", default=[tables.LUMA_A_MAP],
+                    help="luma table slopes for a favouring map (tables.LUMA_A_MAP)")
     ap.add_argument("--validation", action="store_true",
                     help="score on the validation split (to report, never to choose parameters)")
     args = ap.parse_args()
@@ -46,8 +50,8 @@ def main() -> None:
     pool = val if args.validation else train
     rng = np.random.default_rng(args.seed)
     sample = [pool[i] for i in sorted(rng.choice(len(pool), min(args.images, len(pool)), replace=False))]
-    configs = [(r, g, mm) for r in args.ranges for g in args.gammas for mm in args.maskings]
-    rows: dict[tuple[float, float, float, int], list[tuple[float, float, float, float]]] = {}
+    configs = [(r, g, mm, a) for r in args.ranges for g in args.gammas for mm in args.maskings for a in args.luma_a]
+    rows: dict[tuple[float, float, float, float, int], list[tuple[float, float, float, float]]] = {}
     for k, rec in enumerate(sample):
         image, ref_rgb, weights = osie_case(root, rec, k, len(sample))
         ref = bench.Reference(ref_rgb)
@@ -61,21 +65,21 @@ def main() -> None:
             }
             wp = {n: metrics.weighted_psnr(ref_rgb, d, weights) for n, d in others.items()}
             s2_pillow = ref.ssimulacra2(others["pillow"])
-            for r, g, mm in configs:
-                field.MAP_RANGE, field.MAP_MASKING = r, mm
+            for r, g, mm, a in configs:
+                field.MAP_RANGE, field.MAP_MASKING, tables.LUMA_A_MAP = r, mm, a
                 data = pillow_msroi.encode(image, quality=q, slack=0.0, map=small**g)
                 out = bench.decode(data)
                 w = metrics.weighted_psnr(ref_rgb, out, weights)
-                rows.setdefault((r, g, mm, q), []).append(
+                rows.setdefault((r, g, mm, a, q), []).append(
                     (w - wp["mozjpeg"], w - wp["jpegli"], ref.ssimulacra2(out) - s2_pillow, w - wp["pillow"])
                 )
         print(f"{k + 1}/{len(sample)}", file=sys.stderr, flush=True)
-    print("| range | gamma | masking | budget | fixPSNR - mozjpeg | fixPSNR - jpegli | fixPSNR - pillow | S2 - pillow (min) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for (r, g, mm, q), v in sorted(rows.items()):
+    print("| range | gamma | masking | luma a | budget | fixPSNR - mozjpeg | fixPSNR - jpegli | fixPSNR - pillow | S2 - pillow (min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (r, g, mm, la, q), v in sorted(rows.items()):
         a = np.array(v)
-        print(f"| {r:g} | {g:g} | {mm:g} | Q{q} | {a[:, 0].mean():+.2f} | {a[:, 1].mean():+.2f} | {a[:, 3].mean():+.2f} | "
-              f"{a[:, 2].mean():+.2f} ({a[:, 2].min():+.2f}) |")
+        print(f"| {r:g} | {g:g} | {mm:g} | {la:g} | Q{q} | {a[:, 0].mean():+.2f} | {a[:, 1].mean():+.2f} | "
+              f"{a[:, 3].mean():+.2f} | {a[:, 2].mean():+.2f} ({a[:, 2].min():+.2f}) |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ gradients rather than 8x8 tiles.
 The semantic map multiplies the field by ``MAP_RANGE ** (mean - m)`` (``m`` the block's
 map value in [0, 1], ``mean`` its image mean), so within ``[1 / MAP_RANGE, MAP_RANGE]``:
 favoured blocks pay less for a bit, the others more, but even these keep their low
-frequencies (quantize.KEEP_LOW).  A uniform map leaves the field as it is.
+frequencies (quantize.KEEP_LOW); favoured blocks also give up part of their masking
+(``MAP_MASKING``).  A uniform map leaves the field as it is.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ ACT_NEIGHBOUR = 0.5
 #: the gain; every block still keeps its low frequencies.
 MAP_RANGE = 40.0
 #: How much of the masking a favoured block gives up: its field is raised to
-#: ``1 - MAP_MASKING * m`` (people look at the texture there).  On 8 OSIE training images
-#: (bench/map_tune.py --seed 5), 0.5 and 1 gained 0.1-0.2 dB fixation-weighted PSNR
-#: against mozjpeg and moved SSIMULACRA2 by -0.9..+0.4: within the noise, left at 0.
-MAP_MASKING = 0.0
+#: ``1 - MAP_MASKING * m`` (where people look, texture hides less).  30 OSIE training
+#: images (bench/experiments/map_tune.py), fixation-weighted PSNR against mozjpeg at
+#: equal bytes, Q30/Q50 budgets: 0 -> 0.5 gained +0.16/+0.20 dB with the steep luma table
+#: and +0.12/+0.11 with the semantic one (tables.LUMA_A_MAP), SSIMULACRA2 -0.3..+0.4.
+MAP_MASKING = 0.5
 
 #: Activity weights per zigzag position: all AC alike.
 _ACT_WEIGHT = np.ones(64, dtype=np.float32)

@@ -60,5 +60,6 @@ def quantize(coefs: Coefficients, qtables: dict[int, np.ndarray], strength: floa
 
 
 def table_set(coefs: Coefficients, quality: int) -> dict[int, np.ndarray]:
-    """The quality's table for each table id the components use."""
-    return {t: quant_table(quality, chroma=t == 1) for t in set(coefs.tables)}
+    """The quality's table for each table id the components use (the semantic luma shape
+    where the map is not uniform)."""
+    return {t: quant_table(quality, chroma=t == 1, semantic=coefs.semantic) for t in set(coefs.tables)}
