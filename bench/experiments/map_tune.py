@@ -55,7 +55,8 @@ def main() -> None:
     for k, rec in enumerate(sample):
         image, ref_rgb, weights = osie_case(root, rec, k, len(sample))
         ref = bench.Reference(ref_rgb)
-        small = roi._normalize(roi.small_map(image))
+        # As roi.encoding_map does it, with the power left to the sweep.
+        small = roi.normalize(np.asarray(roi.small_map(image), dtype=np.float32), in_place=True)
         for q in args.budgets:
             limit = len(bench.pillow_at(image, q))
             others = {
@@ -67,7 +68,7 @@ def main() -> None:
             s2_pillow = ref.ssimulacra2(others["pillow"])
             for r, g, mm, a in configs:
                 field.MAP_RANGE, field.MAP_MASKING, tables.LUMA_A_MAP = r, mm, a
-                data = pillow_msroi.encode(image, quality=q, slack=0.0, map=small**g)
+                data = pillow_msroi.encode(image, quality=q, slack=0.0, map=np.power(small, np.float32(g), dtype=np.float32))
                 out = bench.decode(data)
                 w = metrics.weighted_psnr(ref_rgb, out, weights)
                 rows.setdefault((r, g, mm, a, q), []).append(
