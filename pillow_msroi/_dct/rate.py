@@ -32,6 +32,10 @@ LEARN_BITS = True
 #: (bpp of the plain JPEG), fitted for the perceptual tables on the odd Kodak images at
 #: qualities 20..90 (3.9 passes on average on the even ones at Q30/50/75, at most 6).
 GUESS = (0.133, 0.815, 0.024)
+#: The same for the semantic luma table (a map that favours some blocks), fitted with the
+#: network's map on the odd Kodak images at qualities 20..90 (residual sd 0.046 in ln
+#: scale; passes on the even ones: see bench/RESULTS.md).
+GUESS_MAP = (-0.127, 0.914, 0.102)
 #: d ln(size) / d ln(libjpeg table scale), measured on Kodak.
 SCALE_EXPONENT = -1.0
 #: d ln(size) / d ln(strength), measured on Kodak (-0.12 .. -0.28 at table qualities 60..88).
@@ -72,6 +76,7 @@ class Passes:
         self.bits: dict[int, np.ndarray] = {}  # AC code lengths per table id (learn_bits)
         self.fixed = tables
         self.prices = prices
+        self.semantic = coefs.semantic  # the tables' shape: rate control's first guess
 
     def quantize(self, quality: int, strength: float) -> None:
         """Levels of every block for one table quality and map strength (kept for ``write``)."""
@@ -140,7 +145,7 @@ def rate_control(passes: Passes, plain_size: int, limit: int, quality: int, stre
     """The best file within ``limit``: the search over counted sizes, then written passes
     until the real file (with its byte stuffing) fits."""
     h = passes.header
-    guess = _first_guess(quality, 8 * plain_size / (h.width * h.height))
+    guess = _first_guess(quality, 8 * plain_size / (h.width * h.height), GUESS_MAP if passes.semantic else GUESS)
     learn = LEARN_BITS and not h.ac_bits  # progressive: no AC tables before the first scan
     if learn:
         passes.learn_bits(guess, strength)
@@ -195,10 +200,10 @@ def _law_scale(quality: int) -> int:
     return max(table_scale(quality), 1)
 
 
-def _first_guess(quality: int, bits_per_pixel: float) -> int:
+def _first_guess(quality: int, bits_per_pixel: float, fit: tuple[float, float, float] = GUESS) -> int:
     """Typical final table quality at the default strength, from the caller's quality and
     how many bits per pixel plain JPEG spends there (Kodak fit, within ~1 quality)."""
-    g0, g1, g2 = GUESS
+    g0, g1, g2 = fit
     log_scale = g0 + g1 * math.log(_law_scale(quality)) + g2 * math.log(max(bits_per_pixel, 1e-3))
     return min(100, max(quality, round(quality_at(math.exp(log_scale)))))
 
