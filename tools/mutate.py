@@ -43,7 +43,8 @@ M = Mutation
 MUTATIONS = [
     # ------------------------------------------------------------------ dct (encoder)
     M("dct-final-check-1pct", "pillow_msroi/_dct/rate.py",
-      "        if len(data) <= limit:\n", "        if len(data) <= limit * 1.01:\n",
+      "        if len(data) <= limit:\n            return Outcome(data, q, s, used)\n",
+      "        if len(data) <= limit * 1.01:\n            return Outcome(data, q, s, used)\n",
       ("tests/test_rate_control.py", "tests/test_dct.py"), "written file up to 1 % over the budget shipped"),
     M("dct-one-final-pass", "pillow_msroi/_dct/rate.py",
       "    for _ in range(FINAL_PASSES):\n", "    for _ in range(1):\n",
