@@ -175,6 +175,9 @@ MUTATIONS = [
     M("native-dct-final-stuffing", "csrc/_entropy_cy.pyx",
       "if byte == 0xFF:", "if byte == 0xFE:",
       ("tests/test_dct.py",), "no 0x00 stuffed after 0xFF in the scan", native=True),
+    M("native-islow-first-bit", "csrc/_transform_cy.pyx",
+      "if (islow >> c) & 1:", "if islow & 1:",
+      ("tests/test_dct.py", "tests/test_perceptual.py"), "one component's DCT choice applied to all", native=True),
 ]
 
 
