@@ -155,9 +155,14 @@ def fuzz_transform(rng, nat) -> None:
     ]
     r0 = int(rng.integers(0, rows + 1)) if rng.random() < 0.9 else int(rng.integers(-1, rows + 2))
     r1 = int(rng.integers(r0, rows + 1)) if rng.random() < 0.9 and r0 <= rows else int(rng.integers(r0 - 1, rows + 2))
+    # The integer DCT for none, all, or a random subset of the components (now and then a
+    # list of the wrong length, which must be refused).
+    pick = rng.random()
+    islow = bool(pick < 0.5) if pick < 0.7 else [bool(b) for b in rng.integers(0, 2, len(sampling) + int(rng.random() < 0.1))]
+    marked = islow if isinstance(islow, list) else [islow] * len(sampling)
     before = [o.copy() for o in outs]
-    nat.transform(px, to_ycbcr, sampling, outs, r0, r1)
-    expected = reference_transform(nat, np.asarray(px), to_ycbcr, sampling)
+    nat.transform(px, to_ycbcr, sampling, outs, r0, r1, islow=islow)
+    expected = reference_transform(nat, np.asarray(px), to_ycbcr, sampling, marked)
     for o, b, e, (_, v) in zip(outs, before, expected, sampling):
         band = slice(r0 * v, r1 * v)
         np.testing.assert_array_equal(o[band], e[band])
