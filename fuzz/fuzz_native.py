@@ -161,6 +161,12 @@ def fuzz_transform(rng, nat) -> None:
     islow = bool(pick < 0.5) if pick < 0.7 else [bool(b) for b in rng.integers(0, 2, len(sampling) + int(rng.random() < 0.1))]
     marked = islow if isinstance(islow, list) else [islow] * len(sampling)
     before = [o.copy() for o in outs]
+    if isinstance(islow, list) and len(islow) != len(sampling) and len(outs) == len(sampling):
+        try:
+            nat.transform(px, to_ycbcr, sampling, outs, r0, r1, islow=islow)
+        except ValueError:
+            return
+        raise AssertionError(f"islow of {len(islow)} entries for {len(sampling)} components was taken")
     nat.transform(px, to_ycbcr, sampling, outs, r0, r1, islow=islow)
     expected = reference_transform(nat, np.asarray(px), to_ycbcr, sampling, marked)
     for o, b, e, (_, v) in zip(outs, before, expected, sampling):

@@ -444,6 +444,8 @@ def test_transform_rejects_bad_arguments():
         transform_cy.transform(px[..., :1].copy(), False, sampling, outs, 0, 1)
     with pytest.raises(ValueError, match="islow has 2 entries for 3 components"):
         transform_cy.transform(px, True, sampling, outs, 0, 1, islow=[True, False])
+    with pytest.raises(ValueError, match="islow has 4 entries for 3 components"):
+        transform_cy.transform(px, True, sampling, outs, 0, 1, islow=[True, False, True, False])
 
 
 def random_levels(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

@@ -99,3 +99,17 @@ def test_a_numeric_quality_stays_on_the_grid_only_where_it_fits():
     # Another subsampling than the source's is another grid: the own tables.
     other = pillow_msroi.encode_details(src, quality=75, map=RIGHT, subsampling="4:4:4")
     assert isinstance(other.quality, int)
+
+
+@pytest.mark.parametrize("quality", [90, 100])
+def test_a_quality_above_the_sources_leaves_its_grid(quality):
+    # On the source's grid a Q75 source's file is the same whatever quality is asked, a
+    # third of a Q100 budget: quality 100 came out 6 dB below a plain quality-100 save.
+    src = jpeg_source(quality=75)
+    ref = np.asarray(src.convert("RGB"), dtype=np.float64)
+    result = pillow_msroi.encode_details(src, quality=quality, map=RIGHT)
+    assert isinstance(result.quality, int) and len(result.data) <= result.budget
+    assert len(result.data) >= 0.8 * result.budget
+    buf = io.BytesIO()
+    src.save(buf, "JPEG", quality=quality)
+    assert psnr(ref, decoded(result.data)) >= psnr(ref, decoded(buf.getvalue())) - 0.3

@@ -183,10 +183,23 @@ def test_semantic_luma_table_has_finer_high_frequencies_only():
         np.testing.assert_array_equal(tables.quant_table(q, True, semantic=True), tables.quant_table(q, True))
 
 
+def test_a_map_that_lifts_a_few_blocks_keeps_the_cores_table():
+    means = np.zeros((64, 64), np.float32)
+    means[10, 10] = 1.0  # one block in 4096: min-max normalization made it the maximum
+    assert not field.favours(means)
+    means[:8, :] = 1.0  # an eighth of the image
+    assert field.favours(means)
+    means[:, 60:] = -1.0  # padding blocks are no part of the image's share
+    assert field.favours(means)
+    assert not field.favours(np.full((4, 4), -1.0, np.float32))
+    assert not field.favours(np.zeros((4, 4), np.float32))
+
+
+@pytest.mark.parametrize("size", [(256, 256), (203, 141)])  # the second: padding blocks
 @pytest.mark.parametrize("uniform", [True, False])
-def test_files_carry_the_semantic_luma_table_only_for_a_map_that_favours(astronaut, uniform):
+def test_files_carry_the_semantic_luma_table_only_for_a_map_that_favours(astronaut, uniform, size):
     small = np.ones((8, 8)) if uniform else np.linspace(0, 1, 64).reshape(8, 8)
-    result = pillow_msroi.encode_details(astronaut, quality=50, map=small)
+    result = pillow_msroi.encode_details(astronaut.resize(size), quality=50, map=small)
     with Image.open(io.BytesIO(result.data)) as im:
         luma = sorted(im.quantization[0])
     assert luma == sorted(tables.quant_table(result.quality, False, semantic=not uniform))

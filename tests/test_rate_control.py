@@ -179,24 +179,41 @@ def test_blend_falls_back_to_plain_when_quality_1_does_not_fit(optimize):
 # ----------------------------------------------------------------------------- the fill step, by itself
 
 
-def test_fill_never_takes_a_file_smaller_than_the_quality_below():
-    # Quality 60 fits at 970 bytes; 61 is 1050 at the caller's strength, and its size falls
-    # much faster with the price than the default elasticity says, so the first probe
-    # overshoots to a file of ~670 bytes.  Taking that (as the fill once did) lost a third
-    # of the budget on an OSIE image; the fill must step back instead.
-    limit, sizes = 1000, {60: 970, 61: 1050}
+@pytest.mark.parametrize(
+    ("sizes", "steepness", "expected"),
+    [
+        # Quality 61 is 1050 bytes at the caller's strength and its size falls much faster
+        # with the price than the default elasticity says: the first probe overshoots to
+        # ~670 bytes, under quality 60's file (taking it once lost a third of the budget
+        # on an OSIE image); the second steps back into the budget.
+        ({60: 970, 61: 1050}, 1.5, 61),
+        # The first probe lands just above quality 60's file, far under the budget: it is
+        # kept only until a larger fitting one is found.
+        ({60: 900, 61: 1100}, 0.3406, 61),
+        # Quality 61 is far over: fitting it needs a map far stronger than the caller's
+        # (it once made quality 97 worse than 96); the probes stop at FILL_MAX.
+        ({60: 900, 61: 1700}, 0.18, 60),
+    ],
+)
+def test_fill_takes_the_largest_probe_within_reason(sizes, steepness, expected):
+    limit, q61 = 1000, sizes[61]
     probes = []
 
     def size_of(quality: int, strength: float) -> int:
         assert quality == 61
         probes.append(strength)
-        return int(1050 * strength**-1.5)
+        return int(q61 * strength**-steepness)
 
     fit = rate._fill(size_of, limit, 60, dict(sizes), 1.0, rate._Fit(60, 1.0, 3))
-    assert size_of(61, probes[0]) < sizes[60]  # the scenario: the first probe overshot
-    got = size_of(fit.quality, fit.strength) if fit.quality == 61 else sizes[60]
-    assert sizes[60] <= got <= limit
-    assert fit.passes == 3 + len(probes) - 2  # the two checks above are not passes
+    n = len(probes)
+    assert max(probes) <= rate.FILL_MAX
+    assert fit.quality == expected and fit.passes == 3 + n
+    if expected == 61:
+        # The largest probe that fits, and it spends most of what quality 60 left.
+        fitting = [size_of(61, p) for p in probes[:n] if size_of(61, p) <= limit]
+        assert size_of(61, fit.strength) == max(fitting) >= (sizes[60] + limit) / 2
+    else:
+        assert fit.strength == 1.0
 
 
 @pytest.mark.parametrize("uniform", [True, False])
@@ -214,3 +231,12 @@ def test_first_guess_follows_the_tables_shape(astronaut, monkeypatch, uniform):
     small = np.ones((8, 8)) if uniform else np.linspace(0, 1, 64).reshape(8, 8)
     pillow_msroi.encode(astronaut, quality=50, map=small)
     assert used == [rate.GUESS if uniform else rate.GUESS_MAP]
+
+
+def test_fill_keeps_the_larger_of_two_fitting_probes():
+    # Sizes are counted, not modelled: a second probe can land lower than the first.
+    sizes = iter([980, 960])
+    fit = rate._fill(lambda q, s: next(sizes), 1000, 60, {60: 900, 61: 1100}, 1.0, rate._Fit(60, 1.0, 3))
+    assert fit.quality == 61 and fit.passes == 5
+    first = 1.0 * (1000 * (1.0 - rate.TOLERANCE / 2) / 1100) ** (1.0 / rate.ELASTICITY)
+    assert fit.strength == pytest.approx(first)

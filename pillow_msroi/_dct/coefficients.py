@@ -13,7 +13,7 @@ from PIL import Image
 from .. import _pool
 from .._stretch_cy import block_means
 from ._transform_cy import image_pixels, transform
-from .field import masking, prices
+from .field import favours, masking, prices
 from .markers import Header
 
 
@@ -73,9 +73,8 @@ class Coefficients:
         _pool.run_all(run, cuts[:-1], cuts[1:])
         del pixels  # where it is a copy (a large image), the quantized levels need its room
         self.prices, self.means = _component_prices(self.coefs[0], small, h, w, pad_h, pad_w, factors)
-        # Whether the map favours some blocks over others (a uniform map: the plain core).
-        inside = self.means[0][self.means[0] >= 0]
-        self.semantic = bool(inside.size and np.ptp(inside) > 0)
+        # Whether the map favours enough blocks for the semantic luma table.
+        self.semantic = favours(self.means[0])
         self.tables = [min(c.table, 1) for c in comps]
         self.out = _views(self.scratch, shapes, np.int16, 4 * sum(math.prod(s) for s in shapes))
         # Blocks that cover the image, per component: what a one-component scan codes.

@@ -76,6 +76,22 @@ def map_factor(means: np.ndarray) -> np.ndarray:
     return MAP_RANGE ** np.clip(centre - m, -1.0, 1.0)
 
 
+#: A map favours some blocks, and the image takes the semantic luma table
+#: (tables.LUMA_A_MAP), when at least this share of its blocks pay at most half the
+#: price (map value 0.19 or more above the mean): a map that lifts a few pixels does not
+#: turn the whole image's table.
+FAVOURED_SHARE = 0.01
+
+
+def favours(means: np.ndarray) -> bool:
+    """Whether the map means per block (-1: padding) favour enough blocks for the
+    semantic luma table."""
+    inside = means >= 0
+    if not inside.any():
+        return False
+    return float((map_factor(means)[inside] <= 0.5).mean()) >= FAVOURED_SHARE
+
+
 def keep_favoured(prices: np.ndarray, means: np.ndarray, share: float) -> np.ndarray:
     """Prices with the ``share`` of blocks the map favours most (by map mean, among the
     blocks inside the image) set to 0: plain rounding, which on a JPEG source's own grid

@@ -46,6 +46,14 @@ TOLERANCE = 0.01
 MODEL_PASSES = 5
 #: Passes allowed to fit the next quality up by strengthening the map.
 FILL_PASSES = 2
+#: Bounds of the elasticity the fill re-measures (two probes can be close and noisy).
+FILL_ELASTICITY = (-3.0, -0.05)
+#: The fill's highest strength, in multiples of the caller's: at the default elasticity
+#: 2.5x takes a file ~15 % down, more than a quality step below ~95.
+FILL_MAX = 2.5
+#: Strengths tried at the finest table when plain rounding does not fit (a progressive
+#: file's budget): nearly plain rounding first.
+FINEST_STRENGTHS = (0.05, 0.25)
 #: Written passes allowed to bring the real file under the budget after the search.
 FINAL_PASSES = 4
 #: Byte stuffing (a 0x00 after each 0xFF in the scan), as a fraction of the scan: 0.3 to
@@ -145,7 +153,9 @@ def rate_control(passes: Passes, plain_size: int, limit: int, quality: int, stre
     """The best file within ``limit``: the search over counted sizes, then written passes
     until the real file (with its byte stuffing) fits."""
     h = passes.header
-    guess = _first_guess(quality, 8 * plain_size / (h.width * h.height), GUESS_MAP if passes.semantic else GUESS)
+    # GUESS_MAP was fitted from quality 20 up; below, the plain fit extrapolates better.
+    fit_of = GUESS_MAP if passes.semantic and quality >= 20 else GUESS
+    guess = _first_guess(quality, 8 * plain_size / (h.width * h.height), fit_of)
     learn = LEARN_BITS and not h.ac_bits  # progressive: no AC tables before the first scan
     if learn:
         passes.learn_bits(guess, strength)
@@ -153,10 +163,13 @@ def rate_control(passes: Passes, plain_size: int, limit: int, quality: int, stre
     used = fit.passes + learn
     if fit.quality == 100 and strength > 0:
         # At the finest table, plain rounding is what plain quality 100 does: keep every
-        # level when it fits, rather than trading any for bytes the budget does not need.
-        used += 1
-        if passes.estimate(100, 0.0) <= limit:
-            fit = _Fit(100, 0.0, used)
+        # level when it fits, rather than trading any for bytes the budget does not need;
+        # else the weakest price that fits.
+        for s_try in (0.0, *(k * strength for k in FINEST_STRENGTHS)):
+            used += 1
+            if passes.estimate(100, s_try) <= limit:
+                fit = _Fit(100, s_try, used)
+                break
     if fit.quality is None:
         return Outcome(None, None, strength, used)
     # The search priced byte stuffing; the real file may still be a little larger, which
@@ -273,20 +286,31 @@ def _fill(
     size_of: Callable[[int, float], int], limit: int, lo: int, sizes: dict[int, int], strength: float, best: _Fit
 ) -> _Fit:
     """Quality ``lo + 1`` with a map strong enough to fit (size ~ ``strength **
-    ELASTICITY``, the exponent re-measured after each probe), in at most ``FILL_PASSES``.
-    A probe that fits but is smaller than ``lo``'s file overshot (a much stronger map,
-    a smaller file): it is not taken, and the next probe steps back."""
+    ELASTICITY``), in at most ``FILL_PASSES``; the largest fitting probe is taken.  A
+    probe must be larger than ``lo``'s file (one that fits lower overshot) and price bits
+    at most ``FILL_MAX`` times the caller's strength (beyond, the map would be much
+    stronger for a few bytes).  The exponent is re-measured only between measured sizes,
+    within ``FILL_ELASTICITY``."""
     passes = best.passes
     # Size of lo + 1 at the caller's strength: measured, or predicted by the size law.
-    over = sizes.get(lo + 1) or sizes[lo] * (_law_scale(lo + 1) / _law_scale(lo)) ** SCALE_EXPONENT
+    measured = lo + 1 in sizes
+    over = sizes[lo + 1] if measured else sizes[lo] * (_law_scale(lo + 1) / _law_scale(lo)) ** SCALE_EXPONENT
     elasticity, s_prev, size_prev = ELASTICITY, strength, over
+    taken, taken_size = best, sizes[lo]
     for _ in range(FILL_PASSES):
         s_next = s_prev * (limit * (1.0 - TOLERANCE / 2) / size_prev) ** (1.0 / elasticity)
+        s_next = min(s_next, FILL_MAX * strength)
+        if s_next == s_prev:
+            break  # the cap reached: another probe would measure the same file
         size = size_of(lo + 1, s_next)
         passes += 1
-        if sizes[lo] <= size <= limit:
-            return _Fit(lo + 1, s_next, passes)
-        if (size - size_prev) * (s_next - s_prev) < 0:  # the size fell as the price rose
-            elasticity = math.log(size / size_prev) / math.log(s_next / s_prev)
-        s_prev, size_prev = s_next, size
-    return _Fit(best.quality, best.strength, passes)
+        if taken_size < size <= limit:
+            taken, taken_size = _Fit(lo + 1, s_next, passes), size
+            if size >= limit * (1.0 - TOLERANCE):
+                break
+        if measured and size != size_prev:
+            e = math.log(size / size_prev) / math.log(s_next / s_prev)
+            lo_e, hi_e = FILL_ELASTICITY
+            elasticity = min(max(e, lo_e), hi_e) if e < 0 else elasticity
+        measured, s_prev, size_prev = True, s_next, size
+    return _Fit(taken.quality, taken.strength, passes)
