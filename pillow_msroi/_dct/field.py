@@ -41,7 +41,8 @@ MAP_RANGE = 40.0
 #: ``1 - MAP_MASKING * m`` (where people look, texture hides less).  30 OSIE training
 #: images (bench/experiments/map_tune.py), fixation-weighted PSNR against mozjpeg at
 #: equal bytes, Q30/Q50 budgets: 0 -> 0.5 gained +0.16/+0.20 dB with the steep luma table
-#: and +0.12/+0.11 with the semantic one (tables.LUMA_A_MAP), SSIMULACRA2 -0.3..+0.4.
+#: and +0.12/+0.11 with the semantic one (tables.LUMA_A_MAP); SSIMULACRA2 against Pillow
+#: moved -0.75/+0.37 and -0.32/+0.22.
 MAP_MASKING = 0.5
 
 #: Activity weights per zigzag position: all AC alike.

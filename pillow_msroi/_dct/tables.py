@@ -21,8 +21,9 @@ LUMA_A = 4.2
 LUMA_P = 1.5
 #: ``LUMA_A`` where a semantic map steers the field: finer high frequencies, which the
 #: favoured blocks keep (where people look, fine detail is seen: the steep table's high
-#: frequencies cost 0.9 dB fixation-weighted PSNR against 3.0) while the others' price
-#: thins them.  OSIE training images, bench/experiments/map_tune.py: see bench/RESULTS.md.
+#: frequencies cost 0.9 dB fixation-weighted PSNR against 3.0 at Q30, 0.3 dB at Q50)
+#: while the others' price thins them.  A map must favour enough blocks (field.favours).
+#: 30 OSIE training images, bench/experiments/map_tune.py: see bench/RESULTS.md.
 LUMA_A_MAP = 3.0
 #: Chroma table: ``CHROMA_SCALE * s * (1 + CHROMA_A * r ** CHROMA_P)``, DC alike.
 CHROMA_SCALE = 1.1
