@@ -8,7 +8,6 @@ every step where one of them fell.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
@@ -20,7 +19,9 @@ from pillow_msroi import encoding_map
 from pillow_msroi.eval import metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for kodak.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kodak import shared_dir  # noqa: E402
+from perceptual import decode  # noqa: E402
 
 
 def main() -> int:
@@ -37,8 +38,7 @@ def main() -> int:
         rows = []
         for q in qualities:
             data = pillow_msroi.encode(im, quality=q, map=small)
-            with Image.open(io.BytesIO(data)) as out:
-                px = np.asarray(out.convert("RGB"))
+            px = decode(data)
             rows.append((q, len(data), metrics.psnr(ref, px), metrics.ssimulacra2(ref, px)))
         for a, b in zip(rows, rows[1:]):
             steps += 1

@@ -34,7 +34,9 @@ LEARN_BITS = True
 GUESS = (0.133, 0.815, 0.024)
 #: The same for the semantic luma table (a map that favours some blocks), fitted with the
 #: network's map on the odd Kodak images at qualities 20..90 (residual sd 0.046 in ln
-#: scale; passes on the even ones: see bench/RESULTS.md).
+#: scale), bench/experiments/first_guess.py: 4.3 passes on the even ones at Q30/50/75
+#: (4.9 with GUESS).  Re-fitted on the final code it gives (-0.095, 0.907, 0.091), within
+#: the residual; left as is.
 GUESS_MAP = (-0.127, 0.914, 0.102)
 #: d ln(size) / d ln(libjpeg table scale), measured on Kodak.
 SCALE_EXPONENT = -1.0
@@ -84,7 +86,11 @@ class Passes:
         self.bits: dict[int, np.ndarray] = {}  # AC code lengths per table id (learn_bits)
         self.fixed = tables
         self.prices = prices
-        self.semantic = coefs.semantic  # the tables' shape: rate control's first guess
+
+    @property
+    def semantic(self) -> bool:
+        """Whether the tables take the semantic luma shape (rate control's first guess)."""
+        return self.coefs.semantic
 
     def quantize(self, quality: int, strength: float) -> None:
         """Levels of every block for one table quality and map strength (kept for ``write``)."""
@@ -190,14 +196,20 @@ def rate_control(passes: Passes, plain_size: int, limit: int, quality: int, stre
 KEEP_REACH = 1.25
 
 
-def keep_control(passes: Passes, limit: int, strength: float = STRENGTH, reach: float = KEEP_REACH) -> Outcome:
+def keep_control(
+    passes: Passes, limit: int, strength: float = STRENGTH, reach: float = KEEP_REACH, fill: float = 0.0
+) -> Outcome:
     """A JPEG source's grid: the passes' fixed tables (the source's); the file at
     ``strength``, or, where that is over ``limit`` by at most ``reach``, at the lowest
     higher strength found that fits (the favoured blocks' levels never change: their
-    price is 0).  ``reach`` 1: only the default price (and the stuffing's margin)."""
+    price is 0).  ``reach`` 1: only the default price (and the stuffing's margin).
+    ``fill``: no file where the grid's (counted) size is under this share of ``limit``."""
     used, s = 1, strength
-    if passes.estimate(0, s) > limit * reach:
+    size = passes.estimate(0, s)
+    if size > limit * reach:
         return Outcome(None, None, strength, used)  # beyond what a higher price buys back
+    if size < limit * fill:
+        return Outcome(None, None, strength, used)  # the budget is for finer tables
     for _ in range(FINAL_PASSES + FILL_PASSES):
         passes.quantize(0, s)
         data = passes.write()
